@@ -1,0 +1,1 @@
+"""Source connectors: HubSpot, Calendly and a published lead sheet, pulled with `requests`."""
