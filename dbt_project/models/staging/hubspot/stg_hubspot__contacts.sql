@@ -1,0 +1,24 @@
+/* grain: one row per live HubSpot contact (archived and merged-away contacts removed) */
+with source as (
+    select * from {{ ref('base_hubspot__contacts') }}
+    where not is_deleted
+),
+
+renamed as (
+    select
+        record_id as contact_id,
+        {{ to_utc("payload ->> 'createdAt'") }} as created_at,
+        {{ to_utc("payload ->> 'updatedAt'") }} as updated_at,
+        {{ hash_pii("payload -> 'properties' ->> 'email'") }} as email_hash,
+        {{ hash_phone("payload -> 'properties' ->> 'phone'") }} as phone_hash,
+        nullif(lower(payload -> 'properties' ->> 'lead_channel'), '') as lead_channel,
+        nullif(payload -> 'properties' ->> 'lead_source', '') as lead_source,
+        nullif(payload -> 'properties' ->> 'hubspot_owner_id', '') as owner_id,
+        nullif(payload -> 'properties' ->> 'lifecyclestage', '') as lifecycle_stage,
+        nullif(payload -> 'properties' ->> 'hs_merged_object_ids', '') as merged_object_ids,
+        cast(version_ts at time zone 'UTC' as timestamp) as version_at,
+        _loaded_at
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,23 @@
+/* grain: one row per live HubSpot deal */
+with source as (
+    select * from {{ ref('base_hubspot__deals') }}
+    where not is_deleted
+),
+
+renamed as (
+    select
+        record_id as deal_id,
+        {{ to_utc("payload ->> 'createdAt'") }} as created_at,
+        {{ to_utc("payload ->> 'updatedAt'") }} as updated_at,
+        nullif(payload -> 'properties' ->> 'pipeline', '') as pipeline_id,
+        nullif(payload -> 'properties' ->> 'dealstage', '') as deal_stage,
+        {{ to_utc("payload -> 'properties' ->> 'closedate'") }} as close_at,
+        cast(nullif(payload -> 'properties' ->> 'amount', '') as double precision) as amount,
+        nullif(payload -> 'properties' ->> 'hubspot_owner_id', '') as owner_id,
+        payload -> 'associations' -> 'contacts' -> 'results' -> 0 ->> 'id' as inline_contact_id,
+        cast(version_ts at time zone 'UTC' as timestamp) as version_at,
+        _loaded_at
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,320 @@
+"""The landing store: immutable, content-addressed page files and atomic batch manifests on disk.
+
+Layout under `Settings.landing_dir`:
+
+    files/<h[:2]>/<sha256>.jsonl      segments: one JSON line per page, named by their SHA-256
+    tmp/                              segments and manifests being written (never read by the loader)
+    batches/pending/<batch_id>.json   complete batches waiting for the loader
+    batches/loaded/<batch_id>.json    batches the loader has committed (kept for replay and lineage)
+
+A `BatchWriter` is the `PageSink` a connector writes one (source, entity) batch to. Each page becomes
+one line `{"fetched_at_ms", "is_deleted", "records_path", "content_type", "request", "meta", "body"}`
+with the body kept byte-for-byte as a JSON string (it is parsed by DuckDB at load time, so a body that
+is not valid JSON quarantines one page instead of breaking the file). Pages are appended to a segment
+that rotates at `segment_bytes`; a closed segment is fsynced, renamed to its SHA-256 and the directory
+fsynced (the POSIX tmp + fsync + rename pattern). `complete(cursor)` closes the last segment, then
+writes the manifest (files, their SHA-256, page counts, the cursor) the same way: a batch exists for the
+loader only once its manifest is in `batches/pending`. A crash before that leaves only unreferenced
+files: the batch was never complete, its cursor never advanced, and the next run fetches it again.
+
+Durability is per segment, not per page: fsyncing every 100-record page would dominate the run, and
+an incomplete batch is never loaded anyway (see docs/landing.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from leadflow.errors import LandingError
+from leadflow.landing.schema import check_identifier
+from leadflow.landing.sink import Page
+
+MANIFEST_FORMAT = 1
+DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes, tmp_dir: Path) -> None:
+    """Write `data` to `path` durably: tmp file, fsync, rename, fsync of the directory."""
+    tmp = tmp_dir / f"{path.name}.{secrets.token_hex(6)}.tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+@dataclass(frozen=True)
+class SegmentRef:
+    """One landing file of a batch."""
+
+    sha256: str
+    pages: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A complete batch: its files and the cursor it advances (source, entity) to."""
+
+    batch_id: str
+    source: str
+    entity: str
+    opened_at_ms: int
+    completed_at_ms: int
+    cursor: dict[str, Any] | None
+    files: tuple[SegmentRef, ...]
+    layouts: tuple[tuple[str, str], ...]  # distinct (records_path, content_type) of its pages
+    max_line_bytes: int  # the longest page line, so the loader can size DuckDB's JSON reader
+    path: Path = field(compare=False)
+    sha256: str = field(compare=False, default="")
+
+    @property
+    def pages(self) -> int:
+        return sum(f.pages for f in self.files)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "format": MANIFEST_FORMAT,
+                "batch_id": self.batch_id,
+                "source": self.source,
+                "entity": self.entity,
+                "opened_at_ms": self.opened_at_ms,
+                "completed_at_ms": self.completed_at_ms,
+                "cursor": self.cursor,
+                "files": [{"sha256": f.sha256, "pages": f.pages, "bytes": f.bytes} for f in self.files],
+                "layouts": [list(x) for x in self.layouts],
+                "max_line_bytes": self.max_line_bytes,
+            },
+            option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS,
+        )
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        raw = path.read_bytes()
+        try:
+            doc = orjson.loads(raw)
+            if doc.get("format") != MANIFEST_FORMAT:
+                raise ValueError(f"unknown manifest format {doc.get('format')!r}")
+            files = tuple(SegmentRef(f["sha256"], int(f["pages"]), int(f["bytes"])) for f in doc["files"])
+            return cls(
+                batch_id=doc["batch_id"],
+                source=doc["source"],
+                entity=doc["entity"],
+                opened_at_ms=int(doc["opened_at_ms"]),
+                completed_at_ms=int(doc["completed_at_ms"]),
+                cursor=doc["cursor"],
+                files=files,
+                layouts=tuple((str(a), str(b)) for a, b in doc["layouts"]),
+                max_line_bytes=int(doc["max_line_bytes"]),
+                path=path,
+                sha256=hashlib.sha256(raw).hexdigest(),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LandingError(
+                f"manifest {path} is unreadable ({exc}); move it aside and rerun extract"
+            ) from exc
+
+
+def new_batch_id(source: str, entity: str) -> str:
+    """A batch id that sorts by creation time: `20240102T030405.123456Z-hubspot-contacts-1a2b3c4d`."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    return f"{stamp}-{source}-{entity}-{secrets.token_hex(4)}"
+
+
+class LandingStore:
+    """The landing directory: opens batch writers, lists pending batches, marks them loaded."""
+
+    def __init__(self, root: Path, *, segment_bytes: int = DEFAULT_SEGMENT_BYTES) -> None:
+        self.root = Path(root)
+        self.segment_bytes = segment_bytes
+        self.files_dir = self.root / "files"
+        self.tmp_dir = self.root / "tmp"
+        self.pending_dir = self.root / "batches" / "pending"
+        self.loaded_dir = self.root / "batches" / "loaded"
+        for d in (self.files_dir, self.tmp_dir, self.pending_dir, self.loaded_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self._open: set[BatchWriter] = set()
+        self._lock = threading.Lock()
+
+    def segment_path(self, sha256: str) -> Path:
+        return self.files_dir / sha256[:2] / f"{sha256}.jsonl"
+
+    def open_batch(self, source: str, entity: str) -> BatchWriter:
+        """A fresh `PageSink` for one batch of (source, entity)."""
+        writer = BatchWriter(self, check_identifier(source, "source"), check_identifier(entity, "entity"))
+        with self._lock:
+            self._open.add(writer)
+        return writer
+
+    def _closed(self, writer: BatchWriter) -> None:
+        with self._lock:
+            self._open.discard(writer)
+
+    def abort_open(self) -> int:
+        """Abort every batch opened here and not completed (after a failed extract); returns how many."""
+        with self._lock:
+            writers = list(self._open)
+        for w in writers:
+            w.abort()
+        return len(writers)
+
+    def pending(self) -> list[Manifest]:
+        """Complete, not yet loaded batches in load order (batch ids sort by creation time)."""
+        return [Manifest.read(p) for p in sorted(self.pending_dir.glob("*.json"))]
+
+    def check_files(self, manifest: Manifest) -> None:
+        """Raise LandingError when a file the manifest lists is missing or has the wrong size."""
+        for ref in manifest.files:
+            path = self.segment_path(ref.sha256)
+            if not path.exists():
+                raise LandingError(f"batch {manifest.batch_id}: landing file {path} is missing")
+            if path.stat().st_size != ref.bytes:
+                raise LandingError(f"batch {manifest.batch_id}: landing file {path} has the wrong size")
+
+    def mark_loaded(self, manifest: Manifest) -> None:
+        """Move a committed batch's manifest to `batches/loaded` (idempotent)."""
+        target = self.loaded_dir / manifest.path.name
+        if manifest.path.exists():
+            os.replace(manifest.path, target)
+
+    def clean_tmp(self, older_than_s: float = 3600.0) -> int:
+        """Delete leftovers of crashed writers older than `older_than_s`; returns how many."""
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for p in self.tmp_dir.iterdir():
+            try:
+                if p.stat().st_mtime < cutoff:
+                    p.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
+
+class BatchWriter:
+    """`PageSink` for one (source, entity) batch: appends pages to segments, then writes the manifest."""
+
+    def __init__(self, store: LandingStore, source: str, entity: str) -> None:
+        self.store = store
+        self.source = source
+        self.entity = entity
+        self.batch_id = new_batch_id(source, entity)
+        self.opened_at_ms = int(time.time() * 1000)
+        self.pages = 0
+        self.manifest: Manifest | None = None
+        self._segments: list[SegmentRef] = []
+        self._layouts: set[tuple[str, str]] = set()
+        self._max_line = 0
+        self._fh: IO[bytes] | None = None
+        self._tmp: Path | None = None
+        self._hash = hashlib.sha256()
+        self._seg_pages = 0
+        self._seg_bytes = 0
+        self._lock = threading.Lock()
+
+    def write_page(self, page: Page) -> None:
+        """Append one page to the current segment (rotating it when full)."""
+        if page.source != self.source or page.entity != self.entity:
+            raise LandingError(
+                f"batch {self.source}/{self.entity} got a page of {page.source}/{page.entity}; open one batch per entity"
+            )
+        line = (
+            orjson.dumps(
+                {
+                    "fetched_at_ms": page.fetched_at_ms,
+                    "is_deleted": page.is_deleted,
+                    "records_path": page.records_path,
+                    "content_type": page.content_type,
+                    "request": page.request,
+                    "meta": page.meta,
+                    "body": page.body.decode("utf-8", errors="replace"),
+                }
+            )
+            + b"\n"
+        )
+        with self._lock:
+            if self.manifest is not None:
+                raise LandingError(f"batch {self.batch_id} is already complete")
+            if self._fh is None:
+                self._tmp = self.store.tmp_dir / f"{self.batch_id}.{len(self._segments):05d}.jsonl.tmp"
+                self._fh = open(self._tmp, "wb")  # noqa: SIM115 - closed in _close_segment
+            self._layouts.add((page.records_path, page.content_type))
+            self._max_line = max(self._max_line, len(line))
+            self._fh.write(line)
+            self._hash.update(line)
+            self._seg_pages += 1
+            self._seg_bytes += len(line)
+            self.pages += 1
+            if self._seg_bytes >= self.store.segment_bytes:
+                self._close_segment()
+
+    def _close_segment(self) -> None:
+        if self._fh is None or self._tmp is None:
+            return
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        sha = self._hash.hexdigest()
+        target = self.store.segment_path(sha)
+        target.parent.mkdir(exist_ok=True)
+        if target.exists():  # identical content already landed: keep the existing immutable file
+            self._tmp.unlink()
+        else:
+            os.replace(self._tmp, target)
+            _fsync_dir(target.parent)
+        self._segments.append(SegmentRef(sha, self._seg_pages, self._seg_bytes))
+        self._fh, self._tmp = None, None
+        self._hash = hashlib.sha256()
+        self._seg_pages = self._seg_bytes = 0
+
+    def complete(self, cursor: dict[str, Any] | None) -> None:
+        """Close the batch: last segment durable, then the manifest with `cursor`, atomically."""
+        with self._lock:
+            if self.manifest is not None:
+                raise LandingError(f"batch {self.batch_id} is already complete")
+            self._close_segment()
+            manifest = Manifest(
+                batch_id=self.batch_id,
+                source=self.source,
+                entity=self.entity,
+                opened_at_ms=self.opened_at_ms,
+                completed_at_ms=int(time.time() * 1000),
+                cursor=cursor,
+                files=tuple(self._segments),
+                layouts=tuple(sorted(self._layouts)),
+                max_line_bytes=self._max_line,
+                path=self.store.pending_dir / f"{self.batch_id}.json",
+            )
+            write_atomic(manifest.path, manifest.to_json(), self.store.tmp_dir)
+            self.manifest = manifest
+        self.store._closed(self)
+
+    def abort(self) -> None:
+        """Drop an incomplete batch: its open segment is deleted, closed segments stay unreferenced."""
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                if self._tmp is not None:
+                    self._tmp.unlink(missing_ok=True)
+                self._fh, self._tmp = None, None
+        self.store._closed(self)

@@ -1,0 +1,22 @@
+"""A test hook that widens the window between two steps; it never skips work.
+
+When `LEADFLOW_TEST_PAUSE_AT` names a phase (comma-separated list allowed), `pause_at(phase)` sleeps
+`LEADFLOW_TEST_PAUSE_S` seconds (default 0.5) there. The crash-resume tests use it so that a random
+SIGKILL lands inside the load transaction or between commit and bookkeeping more often. Phases:
+`extract.page`, `extract.complete`, `load.begin`, `load.staged`, `load.rows`, `load.cursor`,
+`load.committed`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+
+def pause_at(phase: str) -> None:
+    """Sleep here if the test hook names this phase; otherwise return at once."""
+    wanted = os.environ.get("LEADFLOW_TEST_PAUSE_AT")
+    if not wanted:
+        return
+    if phase in wanted.split(",") or wanted == "*":
+        time.sleep(float(os.environ.get("LEADFLOW_TEST_PAUSE_S", "0.5")))

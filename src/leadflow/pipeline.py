@@ -1,0 +1,153 @@
+"""The pipeline steps as plain functions: extract (network -> landing files), load (files -> DuckDB), sync, state.
+
+The CLI calls them today and Airflow tasks will tomorrow; each takes a `Settings` and plain values.
+`extract` may run in parallel (one thread per source in `sync`) because it only reads committed cursors
+through a short read-only connection and writes immutable landing files; `load` is the single DuckDB
+writer (`landing.warehouse.connect_writer` serialises writers with a lock file). A crash anywhere is
+repaired by running the same step again: see docs/landing.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from leadflow.errors import ConfigError, LeadflowError
+from leadflow.landing.files import LandingStore
+from leadflow.landing.loader import BatchHook, LoadReport, load_pending
+from leadflow.landing.state import CommittedCursors, WarehouseState, read_state
+from leadflow.landing.warehouse import connect_writer
+from leadflow.settings import Settings
+from leadflow.sources.base import CursorLookup, ExtractResult
+
+SOURCES = ("hubspot", "calendly", "sheet")
+LOAD_MEMORY_LIMIT = "320MB"
+"""DuckDB's memory limit for the loader; staging spills to disk beyond it (see docs/landing.md)."""
+
+SourceProgress = Callable[[str, str, int], None]
+"""(source, entity, records in this page) -> None."""
+
+
+@dataclass
+class SyncReport:
+    extracted: list[ExtractResult] = field(default_factory=list)
+    loaded: LoadReport = field(default_factory=LoadReport)
+    errors: dict[str, LeadflowError] = field(default_factory=dict)
+
+
+def configured_sources(settings: Settings) -> list[str]:
+    """The sources with credentials or a URL configured, in the usual order."""
+    out = []
+    if settings.hubspot.token:
+        out.append("hubspot")
+    if settings.calendly.token:
+        out.append("calendly")
+    if settings.sheet.url:
+        out.append("sheet")
+    return out
+
+
+def _connector(source: str) -> Any:
+    if source not in SOURCES:
+        raise ConfigError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
+    return importlib.import_module(f"leadflow.sources.{source}")
+
+
+def extract(
+    settings: Settings,
+    source: str,
+    since: datetime | None = None,
+    *,
+    entities: Sequence[str] | None = None,
+    progress: SourceProgress | None = None,
+    cursors: CursorLookup | None = None,
+    session: Any = None,
+) -> list[ExtractResult]:
+    """Pull one source into landing batches (one per entity); nothing touches DuckDB but a cursor read.
+
+    On failure every batch this call opened and did not complete is aborted (its cursor never moves).
+    """
+    connector = _connector(source)
+    from leadflow.sources.http import make_session
+
+    store = LandingStore(settings.landing_dir)
+    lookup = cursors if cursors is not None else CommittedCursors.read(settings.warehouse)
+    own_session = session is None
+    sess = make_session() if own_session else session
+    hook = (lambda entity, n: progress(source, entity, n)) if progress is not None else None
+    try:
+        results: list[ExtractResult] = connector.extract(
+            getattr(settings, source),
+            settings.http,
+            session=sess,
+            cursors=lookup,
+            open_batch=store.open_batch,
+            entities=list(entities) if entities else None,
+            since=since,
+            progress=hook,
+        )
+        return results
+    except BaseException:
+        store.abort_open()
+        raise
+    finally:
+        if own_session:
+            sess.close()
+
+
+def load(
+    settings: Settings, *, on_batch: BatchHook | None = None, memory_limit: str = LOAD_MEMORY_LIMIT
+) -> LoadReport:
+    """Load every complete landing batch into the raw tables (one transaction per batch)."""
+    store = LandingStore(settings.landing_dir)
+    store.clean_tmp()
+    with connect_writer(settings.warehouse, memory_limit=memory_limit) as con:
+        return load_pending(con, store, on_batch=on_batch)
+
+
+def sync(
+    settings: Settings,
+    sources: Sequence[str] | None = None,
+    *,
+    since: datetime | None = None,
+    progress: SourceProgress | None = None,
+    on_batch: BatchHook | None = None,
+    raise_errors: bool = True,
+) -> SyncReport:
+    """Extract the sources in parallel threads, then load everything landed.
+
+    A source that fails does not stop the others; whatever completed is loaded, then the first error
+    is raised (unless `raise_errors` is false: then it is in `SyncReport.errors`).
+    """
+    chosen = list(sources) if sources else configured_sources(settings)
+    if not chosen:
+        raise ConfigError(
+            "no source configured: set LEADFLOW_HUBSPOT_TOKEN, LEADFLOW_CALENDLY_TOKEN or LEADFLOW_SHEET_URL "
+            "(or the same keys in leadflow.toml)"
+        )
+    for s in chosen:
+        _connector(s)
+    cursors = CommittedCursors.read(settings.warehouse)
+    report = SyncReport()
+    with ThreadPoolExecutor(max_workers=len(chosen), thread_name_prefix="extract") as pool:
+        futures = {
+            s: pool.submit(extract, settings, s, since, progress=progress, cursors=cursors) for s in chosen
+        }
+        for s, fut in futures.items():
+            try:
+                report.extracted.extend(fut.result())
+            except LeadflowError as exc:
+                report.errors[s] = exc
+    report.loaded = load(settings, on_batch=on_batch)
+    if report.errors and raise_errors:
+        raise next(iter(report.errors.values()))
+    return report
+
+
+def state(settings: Settings) -> WarehouseState:
+    """Cursors, last loads, row counts per raw table, quarantine and pending batches (read-only)."""
+    return read_state(settings.warehouse, settings.landing_dir)

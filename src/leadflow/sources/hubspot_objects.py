@@ -1,0 +1,302 @@
+"""HubSpot CRM objects (contacts, deals, meetings, calls, emails): backfill, incremental, archived pass.
+
+Follows `shared/reference/free-tool-apis.md` §1.2-1.4 (HubSpot "Using Object APIs", "CRM search"):
+
+- **Backfill** (no cursor, no `since`): `GET /crm/v3/objects/{type}?limit=100&properties=...&archived=false`,
+  following `paging.next.after` until it is absent.
+- **Incremental**: `POST /crm/v3/objects/{type}/search`, 200 per page, filter
+  `{last-modified property} GTE start` where start = cursor - `search_lookback_s` (indexing lag), sorted
+  by `hs_object_id` ASCENDING. The last-modified property is `lastmodifieddate` for contacts and
+  `hs_lastmodifieddate` for the rest. A query can page through 10,000 results only; before the next page
+  would cross that, the search restarts with `hs_object_id GTE last_id + 1` and `after` reset to 0, so
+  any number of changes is read (each record once, since the id order does not move when a record
+  changes mid-sync).
+- **Archived pass** (every run): `GET ...?archived=true` (search never returns archived records); its
+  pages are marked `is_deleted=True` and become tombstones. A contact merged into another is archived
+  too, and the survivor's `hs_merged_object_ids` records the merge.
+
+Cursor (one per object type)::
+
+    {"v": 1, "last_modified_ms": int | None, "max_seen_ms": int | None, "archived_max_ms": int | None}
+
+`max_seen_ms` is the largest last-modified value on any page of this run. Before reading, the run asks
+search for the current largest last-modified value (`probe_ms`: one search, sorted descending, limit
+1). `last_modified_ms` = min(max_seen_ms, probe_ms), never below the previous cursor: a record changed
+while the run was paging past its id has a last-modified time after the probe, so the next run, which
+starts at last_modified_ms - lookback, reads it. No wall clock is involved; all times are the source's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from leadflow.landing.sink import Page, PageSink
+from leadflow.sources.base import ExtractResult, ProgressHook
+from leadflow.sources.http import Fetched, SourceClient
+
+SOURCE = "hubspot"
+OBJECTS = ("contacts", "deals", "meetings", "calls", "emails")
+LAST_MODIFIED = {"contacts": "lastmodifieddate"} | {o: "hs_lastmodifieddate" for o in OBJECTS[1:]}
+LIST_LIMIT = 100
+SEARCH_LIMIT = 200
+SEARCH_CAP = 10_000
+SEARCH_GATES = ("burst", "search", "search_pace")
+GATES = ("burst",)
+
+_ASK = ("ask_type", "ask_alternative", "ask_outcome", "ask_outcome_at")
+_COMMON = ("hs_object_id", "hubspot_owner_id")
+PROPERTIES: dict[str, tuple[str, ...]] = {
+    "contacts": (
+        *_COMMON,
+        "createdate",
+        "lastmodifieddate",
+        "email",
+        "firstname",
+        "lastname",
+        "phone",
+        "company",
+        "lifecyclestage",
+        "lead_channel",
+        "lead_source",
+        "hs_merged_object_ids",
+    ),
+    "deals": (
+        *_COMMON,
+        "createdate",
+        "hs_lastmodifieddate",
+        "dealname",
+        "amount",
+        "closedate",
+        "pipeline",
+        "dealstage",
+    ),
+    "meetings": (
+        *_COMMON,
+        "hs_createdate",
+        "hs_lastmodifieddate",
+        "hs_timestamp",
+        "hs_meeting_title",
+        "hs_meeting_start_time",
+        "hs_meeting_end_time",
+        "hs_meeting_outcome",
+        "hs_activity_type",
+    ),
+    "calls": (
+        *_COMMON,
+        "hs_createdate",
+        "hs_lastmodifieddate",
+        "hs_timestamp",
+        "hs_call_title",
+        "hs_call_direction",
+        "hs_call_disposition",
+        "hs_call_status",
+        "hs_call_duration",
+        *_ASK,
+    ),
+    "emails": (
+        *_COMMON,
+        "hs_createdate",
+        "hs_lastmodifieddate",
+        "hs_timestamp",
+        "hs_email_subject",
+        "hs_email_direction",
+        "hs_email_status",
+        *_ASK,
+    ),
+}
+"""The properties leadflow asks for (see docs/data-contract.md §1); unset ones are simply omitted."""
+
+SCOPE_HINTS = {
+    "contacts": "grant the private app the scope crm.objects.contacts.read",
+    "deals": "grant the private app the scope crm.objects.deals.read",
+}
+
+PageHook = Callable[[str, Fetched], None]
+"""(object type, a fetched page of live records) -> None; the associations pass hooks in here."""
+
+
+def scope_hint(obj: str) -> str:
+    return SCOPE_HINTS.get(
+        obj,
+        f"grant the private app the read scope HubSpot's {obj} API requires (the app's Scopes tab lists it)",
+    )
+
+
+def to_ms(value: Any) -> int | None:
+    """Epoch ms from a HubSpot date value: epoch-ms digits or ISO-8601 (`...Z`)."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp() * 1000)
+
+
+@dataclass
+class _Run:
+    obj: str
+    sink: PageSink
+    result: ExtractResult
+    progress: ProgressHook | None
+    max_seen_ms: int | None = None
+    archived_max_ms: int | None = None
+
+    def write(self, fetched: Fetched, *, deleted: bool = False) -> list[dict[str, Any]]:
+        records = fetched.data.get("results") or []
+        self.sink.write_page(
+            Page(
+                SOURCE,
+                self.obj,
+                fetched.body,
+                "results",
+                fetched.fetched_at_ms,
+                is_deleted=deleted,
+                request=fetched.request,
+            )
+        )
+        self.result.pages += 1
+        self.result.records += len(records)
+        prop = LAST_MODIFIED[self.obj]
+        for rec in records:
+            if deleted:
+                self.archived_max_ms = _max(self.archived_max_ms, to_ms(rec.get("archivedAt")))
+            else:
+                props = rec.get("properties") or {}
+                self.max_seen_ms = _max(
+                    self.max_seen_ms, to_ms(props.get(prop)) or to_ms(rec.get("updatedAt"))
+                )
+        if self.progress is not None:
+            self.progress(self.obj, len(records))
+        return records
+
+
+def _max(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _min(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def probe_last_modified(client: SourceClient, obj: str) -> int | None:
+    """The largest last-modified value search knows right now (one search, sorted descending)."""
+    prop = LAST_MODIFIED[obj]
+    body = {
+        "filterGroups": [],
+        "sorts": [{"propertyName": prop, "direction": "DESCENDING"}],
+        "properties": [prop],
+        "limit": 1,
+    }
+    got = client.post(f"/crm/v3/objects/{obj}/search", body, gates=SEARCH_GATES, scope_hint=scope_hint(obj))
+    results = got.data.get("results") or []
+    if not results:
+        return None
+    return to_ms((results[0].get("properties") or {}).get(prop)) or to_ms(results[0].get("updatedAt"))
+
+
+def list_pages(client: SourceClient, path: str, params: dict[str, Any], hint: str) -> Any:
+    """Yield each page of a v3 list endpoint, following `paging.next.after`."""
+    after: str | None = None
+    while True:
+        page_params = dict(params, after=after) if after else params
+        got = client.get(path, page_params, gates=GATES, scope_hint=hint)
+        yield got
+        after = ((got.data.get("paging") or {}).get("next") or {}).get("after")
+        if not after or not got.data.get("results"):
+            return
+
+
+def search_pages(client: SourceClient, obj: str, start_ms: int) -> Any:
+    """Yield each search page of records modified at or after `start_ms`, windowing past the 10k cap."""
+    prop = LAST_MODIFIED[obj]
+    min_id: int | None = None
+    after = 0
+    windows = 1
+    while True:
+        filters: list[dict[str, Any]] = [{"propertyName": prop, "operator": "GTE", "value": str(start_ms)}]
+        if min_id is not None:
+            filters.append({"propertyName": "hs_object_id", "operator": "GTE", "value": str(min_id)})
+        body: dict[str, Any] = {
+            "filterGroups": [{"filters": filters}],
+            "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+            "properties": list(PROPERTIES[obj]),
+            "limit": SEARCH_LIMIT,
+        }
+        if after:
+            body["after"] = str(after)
+        got = client.post(
+            f"/crm/v3/objects/{obj}/search", body, gates=SEARCH_GATES, scope_hint=scope_hint(obj)
+        )
+        yield got, windows
+        results = got.data.get("results") or []
+        nxt = ((got.data.get("paging") or {}).get("next") or {}).get("after")
+        if not results or not nxt:
+            return
+        if int(nxt) + SEARCH_LIMIT > SEARCH_CAP:
+            last_id = max(int(r["id"]) for r in results)
+            min_id, after, windows = last_id + 1, 0, windows + 1
+        else:
+            after = int(nxt)
+
+
+def sync_object(
+    client: SourceClient,
+    obj: str,
+    sink: PageSink,
+    *,
+    cursor: dict[str, Any] | None,
+    since_ms: int | None,
+    lookback_s: int,
+    on_live_page: PageHook | None = None,
+    progress: ProgressHook | None = None,
+) -> ExtractResult:
+    """Pull one object type into `sink` (live pages, then the archived pass) and complete it."""
+    result = ExtractResult(SOURCE, obj)
+    run = _Run(obj, sink, result, progress)
+    raw_previous = (cursor or {}).get("last_modified_ms")
+    previous = int(raw_previous) if raw_previous is not None else None
+    probe_ms = probe_last_modified(client, obj)
+    if since_ms is not None:
+        start: int | None = since_ms
+    else:
+        start = previous - lookback_s * 1000 if previous is not None else None
+    if start is not None:
+        result.mode = "incremental"
+        windows = 1
+        for got, window in search_pages(client, obj, max(0, start)):
+            windows = window
+            run.write(got)
+            if on_live_page is not None:
+                on_live_page(obj, got)
+        result.notes.append(f"search from {start} ms in {windows} id window(s)")
+    else:
+        result.mode = "full"
+        params = {"limit": LIST_LIMIT, "properties": ",".join(PROPERTIES[obj]), "archived": "false"}
+        for got in list_pages(client, f"/crm/v3/objects/{obj}", params, scope_hint(obj)):
+            run.write(got)
+            if on_live_page is not None:
+                on_live_page(obj, got)
+    live_records = result.records
+    params = {"limit": LIST_LIMIT, "properties": ",".join(PROPERTIES[obj]), "archived": "true"}
+    for got in list_pages(client, f"/crm/v3/objects/{obj}", params, scope_hint(obj)):
+        run.write(got, deleted=True)
+    result.notes.append(f"archived: {result.records - live_records}")
+    new_ms = _min(run.max_seen_ms, probe_ms) if run.max_seen_ms is not None else None
+    floor = _max(previous, since_ms)
+    if floor is not None:
+        new_ms = _max(floor, new_ms)
+    result.cursor = {
+        "v": 1,
+        "last_modified_ms": new_ms,
+        "max_seen_ms": _max(run.max_seen_ms, (cursor or {}).get("max_seen_ms")),
+        "archived_max_ms": _max(run.archived_max_ms, (cursor or {}).get("archived_max_ms")),
+    }
+    sink.complete(result.cursor)
+    return result

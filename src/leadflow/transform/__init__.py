@@ -1,0 +1,1 @@
+"""Transform: run the dbt project (`runner.build`) and show its marts in the terminal (`show`)."""

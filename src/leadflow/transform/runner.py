@@ -1,0 +1,209 @@
+"""Run the dbt project (`dbt_project/`) in-process with dbt's programmatic `dbtRunner`.
+
+`build(settings, ...)` is the plain function behind `leadflow build` (and, later, an Airflow task):
+it points the project's `profiles.yml` at the warehouse through environment variables
+(`LEADFLOW_WAREHOUSE`, `LEADFLOW_DBT_TARGET`, `LEADFLOW_PG_*`), runs `dbt build` with an optional
+selection and `--full-refresh`, reports per-node progress and returns a `BuildSummary`.
+dbt docs followed: https://docs.getdbt.com/reference/programmatic-invocations (one invocation at a
+time per process; callbacks receive every structured event).
+
+Known limits: dbt's global flags and adapter caches are per process, so two builds must not run
+concurrently in one process; the DuckDB file must not be held open by another writer meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from leadflow.errors import ConfigError, TransformError
+from leadflow.settings import Settings
+
+ProgressFn = Callable[[int, int, str], None]
+"""(nodes done, nodes total, unique id of the node that just finished) -> None."""
+
+_LOCK = threading.Lock()
+_RESULT_EVENTS = {"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult", "LogNodeResult"}
+
+
+def project_dir() -> Path:
+    """The dbt project: `LEADFLOW_DBT_PROJECT_DIR`, else `dbt_project/` next to `src/`."""
+    env = os.environ.get("LEADFLOW_DBT_PROJECT_DIR")
+    path = Path(env) if env else Path(__file__).resolve().parents[3] / "dbt_project"
+    if not (path / "dbt_project.yml").exists():
+        raise ConfigError(f"no dbt project at {path}; set LEADFLOW_DBT_PROJECT_DIR")
+    return path
+
+
+@dataclass
+class BuildSummary:
+    """What a `dbt build` did: status counts, failures (node, message) and wall time."""
+
+    success: bool
+    target: str
+    elapsed_s: float
+    statuses: dict[str, int] = field(default_factory=dict)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    node_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def nodes(self) -> int:
+        return sum(self.statuses.values())
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def _ensure_raw_tables(warehouse: Path) -> None:
+    """Create the raw schema and tables if a sync has not yet (so sources resolve on a fresh file)."""
+    import duckdb
+
+    from leadflow.landing.schema import ensure_schema
+
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(warehouse))
+    try:
+        ensure_schema(con)
+    finally:
+        con.close()
+
+
+def _release_duckdb() -> None:
+    """Close dbt-duckdb's process-wide database handle so that others can open the file again."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # dbt-duckdb not installed: nothing to release
+        return
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        conn = getattr(env, "conn", None)
+        if conn is not None:
+            conn.close()
+    DuckDBConnectionManager.close_all_connections()
+
+
+def dbt_args(
+    command: str,
+    *,
+    full_refresh: bool = False,
+    select: Sequence[str] | None = None,
+    target: str,
+    work_dir: Path,
+    dbt_vars: dict[str, Any] | None = None,
+) -> list[str]:
+    """The dbt CLI arguments for one invocation (target and log paths kept out of the project)."""
+    import json
+
+    proj = project_dir()
+    args = [
+        command,
+        "--project-dir",
+        str(proj),
+        "--profiles-dir",
+        str(proj),
+        "--target",
+        target,
+        "--target-path",
+        str(work_dir / "target"),
+        "--log-path",
+        str(work_dir / "logs"),
+    ]
+    if full_refresh:
+        args.append("--full-refresh")
+    for item in select or ():
+        args += ["--select", item]
+    if dbt_vars:
+        args += ["--vars", json.dumps(dbt_vars)]
+    return args
+
+
+def build(
+    settings: Settings,
+    full_refresh: bool = False,
+    select: Sequence[str] | None = None,
+    target: str | None = None,
+    progress: ProgressFn | None = None,
+    *,
+    as_of: str | None = None,
+    command: str = "build",
+    env: dict[str, str] | None = None,
+    raise_on_failure: bool = True,
+) -> BuildSummary:
+    """Run `dbt build` (or `command`) on the warehouse of `settings`; return what happened.
+
+    `target` is `duckdb` (default: `settings.dbt_target`) or `postgres`; `as_of` (ISO-8601 UTC) fixes
+    the point in time the marts describe (default: the newest source version in the data).
+    `env` adds environment variables for the profile (e.g. `LEADFLOW_PG_SCHEMA`). Raises
+    `TransformError` naming the failed nodes unless `raise_on_failure` is false.
+    """
+    from dbt.cli.main import dbtRunner
+
+    tgt = target or settings.dbt_target
+    warehouse = settings.warehouse.resolve()
+    if tgt == "duckdb":
+        _ensure_raw_tables(warehouse)
+    work_dir = (settings.home / "dbt").resolve()
+    dbt_vars = {"as_of": as_of} if as_of else None
+    args = dbt_args(command, full_refresh=full_refresh, select=select, target=tgt, work_dir=work_dir, dbt_vars=dbt_vars)
+    args.append("--quiet")
+    statuses: Counter[str] = Counter()
+    failures: list[tuple[str, str]] = []
+    seconds: dict[str, float] = {}
+
+    def on_event(event: Any) -> None:
+        name = event.info.name
+        if name not in _RESULT_EVENTS:
+            return
+        data = event.data
+        node = getattr(getattr(data, "node_info", None), "unique_id", "") or getattr(data, "description", "")
+        if progress is not None:
+            progress(int(getattr(data, "index", 0)), int(getattr(data, "total", 0)), node)
+
+    values = {"LEADFLOW_WAREHOUSE": str(warehouse), "LEADFLOW_DBT_TARGET": tgt, **(env or {})}
+    started = time.perf_counter()
+    with _LOCK, _environment(values):
+        try:
+            result = dbtRunner(callbacks=[on_event]).invoke(args)
+        finally:
+            _release_duckdb()
+    elapsed = time.perf_counter() - started
+    run = result.result
+    for res in getattr(run, "results", None) or []:
+        status = str(getattr(res.status, "value", res.status))
+        statuses[status] += 1
+        seconds[res.node.unique_id] = float(res.execution_time or 0.0)
+        if status in {"error", "fail", "runtime error"}:
+            failures.append((res.node.unique_id, str(res.message or "")))
+    if result.exception is not None:
+        failures.append(("dbt", str(result.exception)))
+    summary = BuildSummary(
+        success=bool(result.success),
+        target=tgt,
+        elapsed_s=elapsed,
+        statuses=dict(statuses),
+        failures=failures,
+        node_seconds=seconds,
+    )
+    if raise_on_failure and not summary.success:
+        shown = "; ".join(f"{node}: {msg.splitlines()[0] if msg else 'failed'}" for node, msg in failures[:5])
+        more = f" (+{len(failures) - 5} more)" if len(failures) > 5 else ""
+        raise TransformError(f"dbt {command} failed on target {tgt}: {shown or 'see dbt logs'}{more}")
+    return summary

@@ -1,0 +1,123 @@
+"""pipeline.extract/load/sync/state with list-backed fake connectors (no network)."""
+
+from __future__ import annotations
+
+import types
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pytest
+
+from leadflow import pipeline
+from leadflow.errors import ConfigError, SourceError
+from leadflow.landing.sink import Page
+from leadflow.settings import load_settings
+from leadflow.sources.base import ExtractResult
+
+from .conftest import contact
+
+
+def fake_connector(
+    pages_per_entity: dict[str, list[list[dict[str, Any]]]], *, fail_after: int | None = None
+) -> Any:
+    """A module-like object whose extract() serves the given pages; cursor = number of pages served so far."""
+    calls: list[dict[str, Any]] = []
+
+    def extract(
+        section: Any,
+        http: Any,
+        *,
+        session: Any,
+        cursors: Any,
+        open_batch: Any,
+        entities: Any = None,
+        since: Any = None,
+        progress: Any = None,
+    ) -> list[ExtractResult]:
+        calls.append({"since": since, "cursors": {e: cursors.get("hubspot", e) for e in pages_per_entity}})
+        out = []
+        for entity, pages in pages_per_entity.items():
+            if entities and entity not in entities:
+                continue
+            sink = open_batch("hubspot", entity)
+            start = (cursors.get("hubspot", entity) or {}).get("pages", 0)
+            res = ExtractResult("hubspot", entity)
+            for n, recs in enumerate(pages[start:], start=1):
+                if fail_after is not None and n > fail_after:
+                    raise SourceError("sandbox went away", source="hubspot")
+                sink.write_page(Page("hubspot", entity, orjson.dumps({"results": recs}), "results", 1))
+                res.pages += 1
+                res.records += len(recs)
+                if progress:
+                    progress(entity, len(recs))
+            res.cursor = {"pages": len(pages)}
+            sink.complete(res.cursor)
+            out.append(res)
+        return out
+
+    return types.SimpleNamespace(extract=extract, calls=calls)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Any:
+    return load_settings(
+        tmp_path / "none.toml", {"LEADFLOW_HOME": str(tmp_path / "var"), "LEADFLOW_HUBSPOT_TOKEN": "t"}
+    )
+
+
+def count(settings: Any, table: str) -> int:
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return int(con.execute(f"SELECT count(*) FROM raw.{table}").fetchall()[0][0])
+    finally:
+        con.close()
+
+
+def test_sync_extracts_then_loads_and_a_second_sync_loads_nothing(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pages = {"contacts": [[contact(1), contact(2)], [contact(3)]], "deals": [[contact(7)]]}
+    fake = fake_connector(pages)
+    monkeypatch.setattr(pipeline, "_connector", lambda source: fake)
+    seen: list[tuple[str, str, int]] = []
+    report = pipeline.sync(settings, ["hubspot"], progress=lambda s, e, n: seen.append((s, e, n)))
+    assert report.loaded.inserted == 4 and not report.errors
+    assert seen == [("hubspot", "contacts", 2), ("hubspot", "contacts", 1), ("hubspot", "deals", 1)]
+    assert count(settings, "hubspot__contacts") == 3
+    again = pipeline.sync(settings, ["hubspot"])
+    assert again.loaded.inserted == 0
+    assert fake.calls[-1]["cursors"] == {"contacts": {"pages": 2}, "deals": {"pages": 1}}
+    st = pipeline.state(settings)
+    assert {t["table"]: t["rows"] for t in st.tables}["raw.hubspot__deals"] == 1
+
+
+def test_failed_extract_leaves_no_batch_and_no_cursor(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = fake_connector({"contacts": [[contact(1)], [contact(2)]]}, fail_after=1)
+    monkeypatch.setattr(pipeline, "_connector", lambda source: fake)
+    with pytest.raises(SourceError, match="went away"):
+        pipeline.sync(settings, ["hubspot"])
+    assert pipeline.state(settings).cursors == []
+    assert count(settings, "hubspot__contacts") == 0
+    assert list((settings.landing_dir / "tmp").iterdir()) == []
+    fixed = fake_connector({"contacts": [[contact(1)], [contact(2)]]})
+    monkeypatch.setattr(pipeline, "_connector", lambda source: fixed)
+    assert pipeline.sync(settings, ["hubspot"]).loaded.inserted == 2
+
+
+def test_extract_only_lands_files_until_load(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "_connector", lambda source: fake_connector({"contacts": [[contact(1)]]}))
+    results = pipeline.extract(settings, "hubspot", entities=["contacts"])
+    assert [(r.entity, r.records) for r in results] == [("contacts", 1)]
+    assert not settings.warehouse.exists()
+    assert len(pipeline.state(settings).pending_batches) == 1
+    assert pipeline.load(settings).inserted == 1
+
+
+def test_sync_without_configured_sources_is_a_config_error(tmp_path: Path) -> None:
+    s = load_settings(tmp_path / "none.toml", {"LEADFLOW_HOME": str(tmp_path)})
+    with pytest.raises(ConfigError, match="no source configured"):
+        pipeline.sync(s)
+    with pytest.raises(ConfigError, match="unknown source"):
+        pipeline.extract(s, "salesforce")
