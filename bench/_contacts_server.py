@@ -14,7 +14,7 @@ from typing import Any
 from leadflow.sandbox.world import Record, Version, World
 
 START_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
-TOKEN = "bench-hubspot-token"  # noqa: S105 - a loopback-only bench token, not a secret
+TOKEN = "bench-hubspot-token"
 CHANNELS = ("web", "mobile")
 
 

@@ -34,9 +34,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _contacts_server import TOKEN, ContactsServer  # noqa: E402
-
-from leadflow.sources.hubspot_objects import PROPERTIES  # noqa: E402
+from _contacts_server import TOKEN, ContactsServer
+from leadflow.sources.hubspot_objects import PROPERTIES
 
 PROPS = ",".join(PROPERTIES["contacts"])  # what leadflow's connector asks for; dlt asks for the same
 DLT_TUNED_ENV = {
@@ -206,7 +205,11 @@ def _run_child(name: str, url: str, root: Path) -> dict[str, Any]:
     if name == "dlt-tuned":
         env.update(DLT_TUNED_ENV)
     proc = subprocess.run(
-        [sys.executable, __file__, "_child", name, url, str(work)], env=env, capture_output=True, text=True, check=False
+        [sys.executable, __file__, "_child", name, url, str(work)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -227,7 +230,9 @@ def _warm(url: str) -> float:
         params: dict[str, Any] = {"limit": 100, "properties": PROPS, "archived": "false"}
         if after:
             params["after"] = after
-        doc = sess.get(f"{url}/crm/v3/objects/contacts", params=params, headers={"Authorization": f"Bearer {TOKEN}"}).json()
+        doc = sess.get(
+            f"{url}/crm/v3/objects/contacts", params=params, headers={"Authorization": f"Bearer {TOKEN}"}
+        ).json()
         after = ((doc.get("paging") or {}).get("next") or {}).get("after")
         if not after:
             return time.perf_counter() - t

@@ -7,7 +7,7 @@ page of the contact list (opaque `after` cursors collected first), after one war
 
     .venv/bin/python bench/sandbox_serve.py [--contacts 20000] [--duration 10] [--connections 16] [--client auto|wrk|python]
 
-Target (docs/sandbox-api.md): >= 2,000 pages/s of 100 records on one core.
+Target (docs/sandbox.md (part 2)): >= 2,000 pages/s of 100 records on one core.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+console = Console(width=130)
 
 
 def _server_main(conn: Connection, contacts: int, cpu: int) -> None:

@@ -8,6 +8,7 @@
     │   ├── ScopeError                 403: the token lacks a scope
     │   ├── RequestRejected            other 4xx (not 429): the request itself is wrong
     │   └── RetriesExhausted           429/5xx/network errors outlived the retry budget
+    ├── SignatureInvalid               a webhook request failed signature verification
     ├── LandingError                   landing files or the load ledger are inconsistent
     └── TransformError                 a dbt run failed
 
@@ -58,6 +59,20 @@ class RequestRejected(SourceError):
 
 class RetriesExhausted(SourceError):
     """Transient failures (429, 5xx, timeouts, resets) outlasted the retry budget."""
+
+
+class SignatureInvalid(LeadflowError):
+    """A webhook request failed verification. `reason` is a stable machine-readable code:
+
+    `missing_header`, `malformed_header`, `unsupported_version`, `bad_timestamp`, `expired`,
+    `mismatch`, `no_secret`.
+    """
+
+    exit_code = 3
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class LandingError(LeadflowError):

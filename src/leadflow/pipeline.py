@@ -25,7 +25,7 @@ from leadflow.settings import Settings
 from leadflow.sources.base import CursorLookup, ExtractResult
 
 SOURCES = ("hubspot", "calendly", "sheet")
-LOAD_MEMORY_LIMIT = "320MB"
+LOAD_MEMORY_LIMIT = "384MB"
 """DuckDB's memory limit for the loader; staging spills to disk beyond it (see docs/landing.md)."""
 
 SourceProgress = Callable[[str, str, int], None]

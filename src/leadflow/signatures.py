@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from leadflow.errors import LeadflowError
+from leadflow.errors import SignatureInvalid
 
 HUBSPOT_V3_MAX_AGE_MS = 300_000
 CALENDLY_DEFAULT_TOLERANCE_S = 180
@@ -55,20 +55,6 @@ _HS_DECODE = {
     "3b": ";",
 }
 _HS_ESCAPE = re.compile(r"%(3[AaFfBb]|2[FfAaCc]|40|21|24|27|28|29)")
-
-
-class SignatureInvalid(LeadflowError):
-    """A webhook request failed verification. `reason` is a stable machine-readable code:
-
-    `missing_header`, `malformed_header`, `unsupported_version`, `bad_timestamp`, `expired`,
-    `mismatch`, `no_secret`.
-    """
-
-    exit_code = 3
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

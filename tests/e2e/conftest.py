@@ -31,7 +31,9 @@ FETCH_TIME_TABLES = {"hubspot__associations", "sheet__leads"}
 
 
 @contextmanager
-def sandbox(world: World, *, faults: Faults | None = None, clock_ms: int | None = None) -> Iterator[SandboxServer]:
+def sandbox(
+    world: World, *, faults: Faults | None = None, clock_ms: int | None = None
+) -> Iterator[SandboxServer]:
     config = ServerConfig(limits=Limits.unlimited(), faults=faults or Faults(), clock_ms=clock_ms, seed=3)
     with SandboxServer(world, config) as server:
         yield server
@@ -74,5 +76,7 @@ def raw_snapshot(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
     out = {}
     for t in sorted(tables):
         ts = "NULL" if t in FETCH_TIME_TABLES else "epoch_ms(version_ts)"
-        out[t] = query(warehouse, f"SELECT record_id, {ts}, is_deleted, record_hash FROM raw.{t} ORDER BY ALL")
+        out[t] = query(
+            warehouse, f"SELECT record_id, {ts}, is_deleted, record_hash FROM raw.{t} ORDER BY ALL"
+        )
     return out

@@ -335,7 +335,6 @@ def test_search_validation_errors(api: Api, body: dict[str, Any], needle: str) -
     assert api.hs_search("contacts", ok).status_code == 200
 
 
-@pytest.mark.slow
 def test_search_10k_cap(serve: Any) -> None:
     w = make_world(10_050, activity=False)
     a = serve(w, clock_ms=w.end_ms)

@@ -23,7 +23,7 @@ console = Console(stderr=True)
     "scenario_path",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Scenario YAML file (see docs/sandbox-scenarios.md).",
+    help="Scenario YAML file (see docs/sandbox.md (part 1)).",
 )
 @click.option(
     "--out",

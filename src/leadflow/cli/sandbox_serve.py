@@ -76,23 +76,18 @@ def summary(server: SandboxServer, world: World, scenario_name: str, env_file: P
     table.add_column("what")
     table.add_column("value", overflow="fold")
     t = server.clock_ms
-    table.add_row(
-        "clock",
-        f"{server.app.clock_body()['now']} (world {world.truth.get('world', {}).get('start', '')} .. end)",
-    )
+    body = server.app.clock_body()
+    table.add_row("clock", f"{body['now']} (world {body['start']} .. {body['end']})")
     for obj, recs in world.hubspot.items():
         live = sum(1 for r in recs if r.created_ms <= t and not r.is_archived_at(t))
-        table.add_row(
-            f"HubSpot {obj}",
-            f"{live} live now / {len(recs)} by the end  GET {server.url}/crm/v3/objects/{obj}",
-        )
-    table.add_row("HubSpot owners", f"{len(world.owners)}  GET /crm/v3/owners")
-    table.add_row("Calendly events", f"{len(world.events)} by the end  GET {server.url}/scheduled_events")
-    table.add_row("Calendly invitees", f"{len(world.invitees)} by the end")
-    table.add_row(
-        "lead sheet rows",
-        f"{len(world.sheet_rows)}  GET {server.url}/spreadsheets/d/{cfg.sheet_key}/export?format=csv&gid=0",
-    )
+        table.add_row(f"HubSpot {obj}", f"{live} live now / {len(recs)} by the end")
+    table.add_row("HubSpot owners", str(len(world.owners)))
+    table.add_row("Calendly events / invitees", f"{len(world.events)} / {len(world.invitees)} by the end")
+    shown = sum(1 for r in world.sheet_rows if r.added_ms <= t)
+    table.add_row("lead sheet rows", f"{shown} now / {len(world.sheet_rows)} by the end")
+    table.add_row("HubSpot API", f"{server.url}/crm/v3/objects/<type>, /crm/v3/owners, /crm/v4/associations")
+    table.add_row("Calendly API", f"{server.url}/users/me, /event_types, /scheduled_events")
+    table.add_row("lead sheet", f"{server.url}/spreadsheets/d/{cfg.sheet_key}/export?format=csv&gid=0")
     lim = cfg.limits
     table.add_row(
         "limits",

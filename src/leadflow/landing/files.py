@@ -36,11 +36,12 @@ from typing import IO, Any
 import orjson
 
 from leadflow.errors import LandingError
+from leadflow.landing.pause import pause_at
 from leadflow.landing.schema import check_identifier
 from leadflow.landing.sink import Page
 
 MANIFEST_FORMAT = 1
-DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
+DEFAULT_SEGMENT_BYTES = 32 * 1024 * 1024
 
 
 def _fsync_dir(path: Path) -> None:
@@ -267,6 +268,7 @@ class BatchWriter:
             self.pages += 1
             if self._seg_bytes >= self.store.segment_bytes:
                 self._close_segment()
+        pause_at("extract.page")
 
     def _close_segment(self) -> None:
         if self._fh is None or self._tmp is None:
@@ -308,6 +310,7 @@ class BatchWriter:
             write_atomic(manifest.path, manifest.to_json(), self.store.tmp_dir)
             self.manifest = manifest
         self.store._closed(self)
+        pause_at("extract.complete")
 
     def abort(self) -> None:
         """Drop an incomplete batch: its open segment is deleted, closed segments stay unreferenced."""

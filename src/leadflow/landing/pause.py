@@ -10,6 +10,7 @@ SIGKILL lands inside the load transaction or between commit and bookkeeping more
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 
@@ -19,4 +20,5 @@ def pause_at(phase: str) -> None:
     if not wanted:
         return
     if phase in wanted.split(",") or wanted == "*":
+        print(f"leadflow-pause {phase}", file=sys.stderr, flush=True)  # lets the test see where it killed
         time.sleep(float(os.environ.get("LEADFLOW_TEST_PAUSE_S", "0.5")))

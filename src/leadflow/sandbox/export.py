@@ -1,6 +1,6 @@
 """Write a generated world to a directory: `truth.json` plus the data as JSON Lines and CSV.
 
-Layout (documented in `docs/sandbox-scenarios.md`, "Generated directory"):
+Layout (documented in `docs/sandbox.md (part 1)`, "Generated directory"):
 
     truth.json                       the truth document (sorted keys, 2-space indent)
     journeys.jsonl                   one ground-truth journey per lead

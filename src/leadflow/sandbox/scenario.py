@@ -4,7 +4,7 @@ A scenario names the seed, the time range, the sales org (teams, reps, time zone
 the planted behaviour (strategy mix, acceptance rates, booking/cancel/no-show/deal rates, deletes and
 merges), the lead sheet's share of malformed rows, and the limits and faults the sandbox server
 applies. Every key has a default, so `seed: 1` alone is a valid scenario. The format is documented
-key by key in `docs/sandbox-scenarios.md`; `Scenario.to_dict()` is the normalised echo written into
+key by key in `docs/sandbox.md (part 1)`; `Scenario.to_dict()` is the normalised echo written into
 the truth file.
 
 Validation never guesses: an unknown key, a wrong type or an out-of-range value raises

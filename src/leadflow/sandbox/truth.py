@@ -5,7 +5,7 @@ of `docs/data-contract.md`: a meeting is held when its outcome is `COMPLETED`; a
 appointment is held when event and invitee are active, the start time has passed and no no-show is
 marked. Counts read record states at `World.end_ms`, so the truth agrees with what a pipeline that
 synced everything up to the end should compute. The layout is documented in
-`docs/sandbox-scenarios.md` ("The truth file").
+`docs/sandbox.md (part 1)` ("The truth file").
 """
 
 from __future__ import annotations

@@ -304,6 +304,8 @@ class CalendlyRenderer:
             "payment": None,
             "no_show": self._no_show(inv, _field(inv, p, "no_show"), version.at_ms),
             "reconfirmation": None,
+            "canceled": status == "canceled",
+            "scheduling_method": None,
         }
         cancellation = _field(inv, p, "cancellation")
         if status == "canceled":

@@ -4,7 +4,7 @@ Every API request goes: route -> auth (Bearer token; the sheet needs none) -> ra
 token, wall time) -> transient fault (`faults.py`) -> handler. HubSpot responses other than search
 carry `X-HubSpot-RateLimit-*` headers, Calendly responses the three `X-RateLimit-*` headers, when
 the corresponding limit is enabled. The admin API (`/_sandbox/clock`, `/_sandbox/stats`,
-`/_sandbox/truth`) needs no token and is never faulted or limited. See docs/sandbox-api.md.
+`/_sandbox/truth`) needs no token and is never faulted or limited. See docs/sandbox.md (part 2).
 """
 
 from __future__ import annotations

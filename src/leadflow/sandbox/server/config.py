@@ -31,7 +31,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class Faults:
-    """Injected faults; see docs/sandbox-api.md "Faults" for what each knob does exactly."""
+    """Injected faults; see docs/sandbox.md (part 2) "Faults" for what each knob does exactly."""
 
     rate_limit_429: float = 0.0
     retry_after_share: float = 0.5

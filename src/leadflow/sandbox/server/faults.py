@@ -3,7 +3,7 @@
 Faults are transient by construction: a request that got a fault is remembered by its signature
 (token, method, target, body); the next identical request (the client's retry) is always served
 normally. Rates are per-request probabilities from `Faults`; what each fault looks like on the wire
-is documented in docs/sandbox-api.md.
+is documented in docs/sandbox.md (part 2).
 """
 
 from __future__ import annotations

@@ -192,7 +192,7 @@ class HubSpotApi:
             and self.state.injector.chance("update_between_pages", self.state.faults.update_between_pages)
         ):
             # One record of the previous page "was modified" meanwhile: it moves to the end of the
-            # ascending order, so every later record shifts one place forward (see docs/sandbox-api.md).
+            # ascending order, so every later record shifts one place forward (see docs/sandbox.md (part 2)).
             first = max(0, min(req.after, total) - req.limit)
             moved = first + self.state.injector.pick("update_between_pages", min(req.after, total) - first)
             page_source = results[:moved] + results[moved + 1 :] + results[moved : moved + 1]

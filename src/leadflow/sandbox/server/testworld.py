@@ -3,7 +3,7 @@
 `make_world()` builds a deterministic sales org (teams, owners, contacts with versions, deletes and
 a merge, deals, meetings, calls, emails, Calendly events and invitees with a cancellation, a
 reschedule and a no-show, lead sheet rows) in the record layout the generator uses (see
-docs/sandbox-api.md "World layout"), plus a `truth` with per-entity counts at the world end.
+docs/sandbox.md (part 2) "World layout"), plus a `truth` with per-entity counts at the world end.
 With `activity=False` only contacts are made: the cheap way to get 10,000+ records of one type.
 """
 

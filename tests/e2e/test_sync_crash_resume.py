@@ -1,0 +1,112 @@
+"""Crash-resume: SIGKILL `python -m leadflow sync` at random points, rerun, compare with an uninterrupted run.
+
+The sandbox runs in this test process; each sync is a real subprocess writing a real DuckDB file.
+`LEADFLOW_TEST_PAUSE_AT` makes the child sleep at a named step (it never skips one) so that kills land
+inside the load transaction, between the rows and the cursor, and between commit and bookkeeping
+as well as during fetch and landing. The child announces each pause on stderr, so every trial knows
+the last step it reached.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from leadflow.sandbox.generate import generate_world
+from leadflow.sandbox.scenario import parse_scenario
+
+from .conftest import env_for, query, raw_snapshot, sandbox
+
+SCENARIO = {
+    "name": "crash",
+    "seed": 5,
+    "start": "2025-03-03",
+    "end": "2025-03-12",
+    "leads_per_day": {"weekday": 6, "weekend": 2},
+    "teams": [{"name": "Solo", "timezone": "Europe/London", "reps": 2}],
+    "booking_rate": 0.9,
+    "cancellation_rate": 0.3,
+    "no_show_rate": 0.3,
+    "contacts": {"delete_rate": 0.1, "merge_rate": 0.1, "update_rate": 0.4},
+}
+PHASES = [
+    "extract.page",
+    "extract.complete",
+    "load.begin",
+    "load.staged",
+    "load.rows",
+    "load.cursor",
+    "load.committed",
+]
+KILLS = 20
+MAX_TRIALS = 30
+
+
+def run_sync(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "leadflow", "sync"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def child_env(base: dict[str, str]) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
+    return keep | base
+
+
+@pytest.mark.slow
+def test_killed_syncs_resume_to_the_same_raw_tables(tmp_path: Path) -> None:
+    world = generate_world(parse_scenario(SCENARIO))
+    rng = random.Random(20250303)
+    with sandbox(world) as server:
+        ref_home = tmp_path / "ref"
+        ref = run_sync(child_env(env_for(server, ref_home)), tmp_path)
+        assert ref.returncode == 0, ref.stderr[-3000:]
+        expected = raw_snapshot(ref_home / "leadflow.duckdb")
+        assert sum(len(rows) for rows in expected.values()) > 100
+        reached: list[str] = []
+        trial = 0
+        while sum(p != "finished" for p in reached) < KILLS and trial < MAX_TRIALS:
+            trial += 1
+            home = tmp_path / f"t{trial}"
+            phase = PHASES[trial % len(PHASES)]
+            env = child_env(
+                env_for(server, home) | {"LEADFLOW_TEST_PAUSE_AT": phase, "LEADFLOW_TEST_PAUSE_S": "0.4"}
+            )
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "leadflow", "sync"],
+                env=env,
+                cwd=tmp_path,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            time.sleep(rng.uniform(0.7, 2.5))
+            proc.send_signal(signal.SIGKILL)
+            _, err = proc.communicate(timeout=30)
+            pauses = [line.split()[1] for line in err.splitlines() if line.startswith("leadflow-pause ")]
+            reached.append(pauses[-1] if proc.returncode == -signal.SIGKILL and pauses else "finished")
+            resumed = run_sync(child_env(env_for(server, home)), tmp_path)
+            assert resumed.returncode == 0, resumed.stderr[-3000:]
+            got = raw_snapshot(home / "leadflow.duckdb")
+            assert got == expected, f"trial {trial} killed at {reached[-1]}"
+            assert (
+                query(home / "leadflow.duckdb", "SELECT count(*) FROM raw._cursors")[0][0]
+                == query(ref_home / "leadflow.duckdb", "SELECT count(*) FROM raw._cursors")[0][0]
+            )
+            assert not list((home / "landing" / "batches" / "pending").glob("*.json"))
+    killed = [p for p in reached if p != "finished"]
+    assert len(killed) >= KILLS, reached
+    # the kills covered fetch, landing, the load transaction and the step after its commit
+    assert {"extract.page", "load.rows", "load.cursor", "load.committed"} <= set(killed), reached
