@@ -9,7 +9,10 @@ with incoming as (
     select record_id, version_ts, is_deleted, payload, record_hash, _batch_id, _loaded_at
     from {{ source(source_name, table_name) }}
     {%- if is_incremental() %}
-    where _loaded_at > (select max(_loaded_at) from {{ this }})
+    -- an empty table (nothing landed yet) has no watermark: read everything
+    where _loaded_at > (
+        select coalesce(max(_loaded_at), cast('1970-01-01 00:00:00+00' as timestamp with time zone)) from {{ this }}
+    )
     {%- endif %}
 ),
 

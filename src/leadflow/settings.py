@@ -30,6 +30,9 @@ class Secret(str):
         return str.__str__(self)
 
 
+NO_TOKEN = Secret("")
+
+
 @dataclass(frozen=True)
 class HttpSettings:
     connect_timeout_s: float = 5.0
@@ -42,7 +45,7 @@ class HttpSettings:
 @dataclass(frozen=True)
 class HubSpotSettings:
     base_url: str = "https://api.hubapi.com"
-    token: Secret = Secret("")
+    token: Secret = NO_TOKEN
     burst_per_10s: int = 100
     search_per_s: int = 5
     search_lookback_s: int = 300
@@ -51,7 +54,7 @@ class HubSpotSettings:
 @dataclass(frozen=True)
 class CalendlySettings:
     base_url: str = "https://api.calendly.com"
-    token: Secret = Secret("")
+    token: Secret = NO_TOKEN
     requests_per_min: int = 50
     reread_window_days: int = 30
 

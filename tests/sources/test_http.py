@@ -13,6 +13,7 @@ import pytest
 
 from leadflow.errors import AuthError, RequestRejected, RetriesExhausted, ScopeError
 from leadflow.settings import HttpSettings, Secret
+from leadflow.sources.bodies import validate_csv
 from leadflow.sources.http import (
     SourceClient,
     SourceHints,
@@ -20,7 +21,6 @@ from leadflow.sources.http import (
     calendly_budget,
     hubspot_budget,
     parse_retry_after,
-    validate_csv,
 )
 from leadflow.sources.ratelimit import Limiter, RollingWindow, calendly_limiter, hubspot_limiter
 
@@ -331,7 +331,7 @@ def test_csv_validation() -> None:
         ["email", "name"],
         ["a@x.io", "A, B"],
     ]
-    from leadflow.sources.http import InvalidBody
+    from leadflow.sources.bodies import InvalidBody
 
     with pytest.raises(InvalidBody, match="row 3"):
         validate_csv(b"email,name\na@x.io,A\nb@x.io\n")

@@ -13,9 +13,19 @@ from .conftest import Built
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt")]
 
-FUNNEL = ("lead_created", "contacted", "engaged", "appointment_booked", "appointment_held", "active_prospect", "won")
-STAGE_COLUMNS = "count(*), count(contacted_at), count(engaged_at), count(appointment_booked_at), " \
+FUNNEL = (
+    "lead_created",
+    "contacted",
+    "engaged",
+    "appointment_booked",
+    "appointment_held",
+    "active_prospect",
+    "won",
+)
+STAGE_COLUMNS = (
+    "count(*), count(contacted_at), count(engaged_at), count(appointment_booked_at), "
     "count(appointment_held_at), count(active_prospect_at), count(won_at)"
+)
 CONDITIONS = ("direct", "door_in_the_face", "door_in_the_face_other_requester", "exposure_control")
 
 
@@ -83,7 +93,10 @@ def test_cialdini_counts_equal_truth(synced_cialdini: Built) -> None:
     )
     for condition, buckets in truth["retreat_gaps"].items():
         for bucket, cell in buckets.items():
-            assert gaps.get((condition, bucket), (0, 0)) == (cell["asked"], cell["accepted"]), (condition, bucket)
+            assert gaps.get((condition, bucket), (0, 0)) == (cell["asked"], cell["accepted"]), (
+                condition,
+                bucket,
+            )
 
 
 def test_cialdini_rates_recovered_inside_intervals(synced_cialdini: Built) -> None:

@@ -17,7 +17,15 @@ from .conftest import SCENARIOS, settings_at
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt")]
 
-MARTS = ("leads", "asks", "appointments", "concession_sequences", "concession_outcomes", "funnel_weekly", "process_capability")
+MARTS = (
+    "leads",
+    "asks",
+    "appointments",
+    "concession_sequences",
+    "concession_outcomes",
+    "funnel_weekly",
+    "process_capability",
+)
 DAY_MS = 86_400_000
 
 

@@ -23,7 +23,15 @@ from .conftest import Built, world_build
 
 pytestmark = [pytest.mark.slow, pytest.mark.services, pytest.mark.xdist_group("dbt")]
 
-MARTS = ("leads", "asks", "appointments", "concession_sequences", "concession_outcomes", "funnel_weekly", "process_capability")
+MARTS = (
+    "leads",
+    "asks",
+    "appointments",
+    "concession_sequences",
+    "concession_outcomes",
+    "funnel_weekly",
+    "process_capability",
+)
 PG = {
     "host": os.environ.get("LEADFLOW_PG_HOST", "127.0.0.1"),
     "port": int(os.environ.get("LEADFLOW_PG_PORT", "5432")),
@@ -86,7 +94,9 @@ def _sorted(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
-        return a is not None and b is not None and math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+        return (
+            a is not None and b is not None and math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+        )
     return bool(a == b)
 
 

@@ -14,23 +14,47 @@ console = Console(stderr=True)
 
 @click.command("build")
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
-@click.option("--select", "-s", "select", multiple=True, help="dbt selection (repeatable), e.g. marts or leads+.")
-@click.option("--target", type=click.Choice(["duckdb", "postgres"]), default=None, help="dbt target (default: settings).")
-@click.option("--as-of", "as_of", default=None, help="ISO-8601 UTC point the marts describe (default: newest data).")
+@click.option(
+    "--select", "-s", "select", multiple=True, help="dbt selection (repeatable), e.g. marts or leads+."
+)
+@click.option(
+    "--target",
+    type=click.Choice(["duckdb", "postgres"]),
+    default=None,
+    help="dbt target (default: settings).",
+)
+@click.option(
+    "--as-of", "as_of", default=None, help="ISO-8601 UTC point the marts describe (default: newest data)."
+)
 @click.option("--show/--no-show", default=False, help="Print the funnel and concession outcomes afterwards.")
-def command(full_refresh: bool, select: tuple[str, ...], target: str | None, as_of: str | None, show: bool) -> None:
+def command(
+    full_refresh: bool, select: tuple[str, ...], target: str | None, as_of: str | None, show: bool
+) -> None:
     """Build the marts with dbt (models, seeds and tests)."""
     from leadflow.transform.runner import build
 
     settings = load_settings()
-    columns = (TextColumn("[bold]dbt build"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"))
+    columns = (
+        TextColumn("[bold]dbt build"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    )
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("", total=None)
 
         def progress(done: int, total: int, node: str) -> None:
             bar.update(task, completed=done, total=total or None, description=node.split(".")[-1][:40])
 
-        summary = build(settings, full_refresh=full_refresh, select=list(select) or None, target=target, progress=progress, as_of=as_of)
+        summary = build(
+            settings,
+            full_refresh=full_refresh,
+            select=list(select) or None,
+            target=target,
+            progress=progress,
+            as_of=as_of,
+        )
     table = Table(title=f"dbt build on {summary.target} in {summary.elapsed_s:.1f} s")
     table.add_column("status")
     table.add_column("nodes", justify="right")

@@ -19,9 +19,7 @@ Follows `shared/reference/free-tool-apis.md`: HubSpot "Error handling" and "API 
 
 from __future__ import annotations
 
-import csv
 import email.utils
-import io
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +32,7 @@ import requests
 
 from leadflow.errors import AuthError, ConfigError, RequestRejected, RetriesExhausted, ScopeError, SourceError
 from leadflow.settings import HttpSettings, Secret
+from leadflow.sources.bodies import InvalidBody, json_field, server_message, validate_csv
 from leadflow.sources.ratelimit import Limiter
 
 USER_AGENT = "leadflow/0.1 (+https://github.com/leadflow; requests)"
@@ -55,10 +54,6 @@ def make_session(pool_size: int = 8) -> requests.Session:
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
     return session
-
-
-class InvalidBody(Exception):
-    """A 2xx body that does not parse; treated like a transient failure."""
 
 
 @dataclass(frozen=True)
@@ -112,25 +107,6 @@ def response_time_ms(headers: Mapping[str, str]) -> int:
         except (TypeError, ValueError):
             pass
     return int(time.time() * 1000)
-
-
-def validate_csv(body: bytes) -> list[list[str]]:
-    """Parse a CSV body strictly: UTF-8, closed quotes, every row as wide as the header."""
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidBody(f"CSV is not UTF-8 ({exc.reason} at byte {exc.start})") from exc
-    try:
-        rows = [r for r in csv.reader(io.StringIO(text, newline=""), strict=True) if r]
-    except csv.Error as exc:
-        raise InvalidBody(f"CSV does not parse ({exc})") from exc
-    if not rows:
-        raise InvalidBody("CSV has no header row")
-    width = len(rows[0])
-    for n, row in enumerate(rows[1:], start=2):
-        if len(row) != width:
-            raise InvalidBody(f"CSV row {n} has {len(row)} fields, the header has {width}")
-    return rows
 
 
 def hubspot_budget(response: requests.Response, limiter: Limiter) -> None:
@@ -356,7 +332,7 @@ class SourceClient:
         headers = response.headers
         wait = parse_retry_after(headers.get("Retry-After"))
         if response.status_code == 429:
-            policy = _json_field(response, "policyName")
+            policy = json_field(response, "policyName")
             if policy == "DAILY":
                 raise RetriesExhausted(
                     f"{self.source}: the daily API limit is used up (429, policy DAILY). It resets at midnight "
@@ -383,7 +359,7 @@ class SourceClient:
 
     def _refusal(self, response: requests.Response, described: str, scope_hint: str) -> SourceError:
         status = response.status_code
-        said = self._scrub(_server_message(response))
+        said = self._scrub(server_message(response))
         said_part = f" The server said: {said}" if said else ""
         if status == 401:
             where = self.hints.token_setting or "the source's token setting"
@@ -425,26 +401,3 @@ class SourceClient:
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text
-
-
-def _json_field(response: requests.Response, key: str) -> str:
-    try:
-        data = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return ""
-    return str(data.get(key, "")) if isinstance(data, dict) else ""
-
-
-def _server_message(response: requests.Response) -> str:
-    """The human part of an error body (HubSpot `message`/`category`, Calendly `title`/`message`/`details`)."""
-    try:
-        data = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return response.text[:200].strip()
-    if not isinstance(data, dict):
-        return ""
-    parts = [str(data[k]) for k in ("title", "category", "message") if data.get(k)]
-    for detail in data.get("details") or []:
-        if isinstance(detail, dict) and detail.get("message"):
-            parts.append(f"{detail.get('parameter', '')}: {detail['message']}".strip(": "))
-    return " / ".join(parts)[:400]

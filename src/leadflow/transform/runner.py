@@ -162,7 +162,9 @@ def build(
         _ensure_raw_tables(warehouse)
     work_dir = (settings.home / "dbt").resolve()
     dbt_vars = {"as_of": as_of} if as_of else None
-    args = dbt_args(command, full_refresh=full_refresh, select=select, target=tgt, work_dir=work_dir, dbt_vars=dbt_vars)
+    args = dbt_args(
+        command, full_refresh=full_refresh, select=select, target=tgt, work_dir=work_dir, dbt_vars=dbt_vars
+    )
     args.append("--quiet")
     statuses: Counter[str] = Counter()
     failures: list[tuple[str, str]] = []

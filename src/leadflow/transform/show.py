@@ -50,7 +50,13 @@ def funnel_counts(warehouse: Path) -> list[tuple[str, str, int]]:
 def funnel_table(warehouse: Path) -> Table:
     """The funnel: leads per stage, share of all leads and conversion from the previous stage."""
     table = Table(title="Funnel (marts.leads)")
-    for name, justify in (("stage", "left"), ("CELRA", "left"), ("leads", "right"), ("of created", "right"), ("from previous", "right")):
+    for name, justify in (
+        ("stage", "left"),
+        ("CELRA", "left"),
+        ("leads", "right"),
+        ("of created", "right"),
+        ("from previous", "right"),
+    ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     counts = funnel_counts(warehouse)
     first = counts[0][2] or 1
@@ -77,7 +83,16 @@ def outcomes_table(warehouse: Path, segment_type: str = "overall") -> Table:
         " when 'door_in_the_face' then 1 when 'door_in_the_face_other_requester' then 2 else 3 end",
     )
     table = Table(title=f"Concession outcomes by {segment_type} (marts.concession_outcomes)")
-    heads = ("segment", "condition", "n", "accepted", "compliance [95% CI]", "lift vs direct [95% CI]", "p", "held")
+    heads = (
+        "segment",
+        "condition",
+        "n",
+        "accepted",
+        "compliance [95% CI]",
+        "lift vs direct [95% CI]",
+        "p",
+        "held",
+    )
     for head in heads:
         table.add_column(head, justify="left" if head in ("segment", "condition") else "right")
     for seg, cond, n, acc, rate, lo, hi, lift, llo, lhi, p, held, status in rows:

@@ -36,7 +36,11 @@ def _hubspot_rows(world: World, obj: str, since: int, until: int) -> Iterator[Ro
     for rec in world.hubspot[obj]:
         for v in rec.versions:
             if since < v.at_ms <= until:
-                props = {k: (x if isinstance(x, str) else str(x)) for k, x in v.properties.items() if x not in (None, "")}
+                props = {
+                    k: (x if isinstance(x, str) else str(x))
+                    for k, x in v.properties.items()
+                    if x not in (None, "")
+                }
                 body = {
                     "id": rec.id,
                     "properties": props,
@@ -67,7 +71,10 @@ def _association_rows(world: World, since: int, until: int) -> Iterator[Row]:
             if not ids or not since < rec.created_ms <= until:
                 continue
             to = [
-                {"toObjectId": int(i), "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}]}
+                {
+                    "toObjectId": int(i),
+                    "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}],
+                }
                 for i in ids
             ]
             body = {"from_type": obj, "from_id": rec.id, "to_type": "contacts", "to": to}
@@ -76,7 +83,12 @@ def _association_rows(world: World, since: int, until: int) -> Iterator[Row]:
 
 def _static_rows(world: World, since: int, until: int) -> dict[str, list[Row]]:
     """Owners, pipelines, Calendly users and event types (written with the first batch only)."""
-    out: dict[str, list[Row]] = {"hubspot__owners": [], "hubspot__pipelines": [], "calendly__users": [], "calendly__event_types": []}
+    out: dict[str, list[Row]] = {
+        "hubspot__owners": [],
+        "hubspot__pipelines": [],
+        "calendly__users": [],
+        "calendly__event_types": [],
+    }
     if since >= world.start_ms:
         return out
     tz = {t.id: t.timezone for t in world.teams}
@@ -118,7 +130,9 @@ def _static_rows(world: World, since: int, until: int) -> dict[str, list[Row]]:
     return out
 
 
-def _calendly_rows(renderer: CalendlyRenderer, records: list[Record], kind: str, since: int, until: int) -> Iterator[Row]:
+def _calendly_rows(
+    renderer: CalendlyRenderer, records: list[Record], kind: str, since: int, until: int
+) -> Iterator[Row]:
     render = renderer.render_scheduled_event if kind == "event" else renderer.render_invitee
     for rec in records:
         for v in rec.versions:
@@ -134,7 +148,9 @@ def _sheet_rows(world: World, since: int, until: int) -> Iterator[Row]:
             yield email, until, False, orjson.dumps(row.values)
 
 
-def _write(con: duckdb.DuckDBPyConnection, table: str, rows: Iterator[Row] | list[Row], batch: str, loaded_ms: int) -> int:
+def _write(
+    con: duckdb.DuckDBPyConnection, table: str, rows: Iterator[Row] | list[Row], batch: str, loaded_ms: int
+) -> int:
     total = 0
     buf: list[Row] = []
 
@@ -172,7 +188,12 @@ def _write(con: duckdb.DuckDBPyConnection, table: str, rows: Iterator[Row] | lis
 
 
 def write_raw_from_world(
-    world: World, warehouse: Path, *, since_ms: int | None = None, until_ms: int | None = None, loaded_at_ms: int
+    world: World,
+    warehouse: Path,
+    *,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    loaded_at_ms: int,
 ) -> dict[str, int]:
     """Append the world's versions in `(since_ms, until_ms]` to the raw tables; returns rows per table."""
     since = world.start_ms - 1 if since_ms is None else since_ms
@@ -184,19 +205,31 @@ def write_raw_from_world(
     try:
         ensure_schema(con)
         for obj in HUBSPOT_OBJECTS:
-            counts[f"hubspot__{obj}"] = _write(con, f"hubspot__{obj}", _hubspot_rows(world, obj, since, until), batch, loaded_at_ms)
+            counts[f"hubspot__{obj}"] = _write(
+                con, f"hubspot__{obj}", _hubspot_rows(world, obj, since, until), batch, loaded_at_ms
+            )
         counts["hubspot__associations"] = _write(
             con, "hubspot__associations", _association_rows(world, since, until), batch, loaded_at_ms
         )
         for table, rows in _static_rows(world, since, until).items():
             counts[table] = _write(con, table, rows, batch, loaded_at_ms)
         counts["calendly__scheduled_events"] = _write(
-            con, "calendly__scheduled_events", _calendly_rows(renderer, world.events, "event", since, until), batch, loaded_at_ms
+            con,
+            "calendly__scheduled_events",
+            _calendly_rows(renderer, world.events, "event", since, until),
+            batch,
+            loaded_at_ms,
         )
         counts["calendly__invitees"] = _write(
-            con, "calendly__invitees", _calendly_rows(renderer, world.invitees, "invitee", since, until), batch, loaded_at_ms
+            con,
+            "calendly__invitees",
+            _calendly_rows(renderer, world.invitees, "invitee", since, until),
+            batch,
+            loaded_at_ms,
         )
-        counts["sheet__leads"] = _write(con, "sheet__leads", _sheet_rows(world, since, until), batch, loaded_at_ms)
+        counts["sheet__leads"] = _write(
+            con, "sheet__leads", _sheet_rows(world, since, until), batch, loaded_at_ms
+        )
     finally:
         con.close()
     return counts

@@ -6,7 +6,6 @@ with source as (
 
 renamed as (
     select
-        record_id as sheet_lead_key,
         {{ hash_pii("payload ->> 'email'") }} as email_hash,
         {{ safe_to_utc("payload ->> 'submitted_at'") }} as submitted_at,
         nullif(payload ->> 'form', '') as form,

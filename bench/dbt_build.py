@@ -1,0 +1,190 @@
+"""Benchmark: full `dbt build` vs the same SQL run directly in DuckDB, and an incremental build after a 1 % sync.
+
+Steps (one run, one machine):
+1. generate a sandbox world (`--leads`, default 1,000,000) and write its raw tables up to a cutoff
+   chosen so that about 1 % of the raw rows come later (`leadflow.transform.world_raw`, no HTTP);
+2. `leadflow build` (dbt build: models + tests) on a fresh file -> full build time;
+3. the compiled SQL of every model executed directly with DuckDB, in DAG order, on a copy of the
+   raw-only file -> "DuckDB alone" time (no dbt, no tests);
+4. append the remaining ~1 % of versions (a small sync) and run the build again -> incremental time.
+Goals (docs/benchmarks.md): incremental <= 10 % of full; full <= 3x DuckDB alone.
+
+    .venv/bin/python bench/dbt_build.py --leads 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from rich.console import Console
+from rich.table import Table
+
+from leadflow.sandbox.generate import generate_world
+from leadflow.sandbox.scenario import LeadsPerDay, load_scenario
+from leadflow.sandbox.world import World, hubspot_time
+from leadflow.settings import load_settings
+from leadflow.transform.runner import build, dbt_args, project_dir
+from leadflow.transform.world_raw import write_raw_from_world
+
+REPO = Path(__file__).resolve().parents[1]
+console = Console()
+
+
+def make_world(leads: int) -> World:
+    scenario = load_scenario(REPO / "scenarios" / "example.yaml")
+    days = (scenario.end - scenario.start).days
+    per_day = leads / days
+    scenario = replace(
+        scenario, leads_per_day=LeadsPerDay(weekday=per_day * 7 / 6.0, weekend=per_day * 7 / 6.0 / 2.5)
+    )
+    return generate_world(scenario)
+
+
+def cutoff_for(world: World, share: float) -> int:
+    """The time before which (1 - share) of all versions happened."""
+    times: list[int] = [v.at_ms for recs in world.hubspot.values() for r in recs for v in r.versions]
+    times += [v.at_ms for r in world.events + world.invitees for v in r.versions]
+    times.sort()
+    return times[int(len(times) * (1 - share))]
+
+
+def direct_sql_seconds(raw_only: Path, work: Path) -> float:
+    """Compile with --full-refresh, then run every model's SQL straight in DuckDB in DAG order."""
+    from dbt.cli.main import dbtRunner
+
+    from leadflow.transform.runner import _environment, _release_duckdb
+
+    with _environment({"LEADFLOW_WAREHOUSE": str(raw_only), "LEADFLOW_DBT_TARGET": "duckdb"}):
+        try:
+            res = dbtRunner().invoke(
+                [*dbt_args("compile", full_refresh=True, target="duckdb", work_dir=work), "--quiet"]
+            )
+        finally:
+            _release_duckdb()
+    if not res.success:
+        raise SystemExit("dbt compile failed")
+    manifest = json.loads((work / "target" / "manifest.json").read_text())
+    nodes = manifest["nodes"]
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(uid: str) -> None:
+        if uid in seen or uid not in nodes:
+            return
+        seen.add(uid)
+        for dep in nodes[uid].get("depends_on", {}).get("nodes", []):
+            visit(dep)
+        if nodes[uid]["resource_type"] in {"model", "seed"}:
+            order.append(uid)
+
+    for uid in sorted(nodes):
+        visit(uid)
+    con = duckdb.connect(str(raw_only))
+    started = time.perf_counter()
+    for uid in order:
+        node = nodes[uid]
+        rel = f'"{node["schema"]}"."{node["alias"]}"'
+        con.execute(f'create schema if not exists "{node["schema"]}"')
+        if node["resource_type"] == "seed":
+            path = project_dir() / node["original_file_path"]
+            con.execute(
+                f"create or replace table {rel} as select * from read_csv_auto('{path}', all_varchar=false)"
+            )
+            continue
+        kind = "view" if node["config"]["materialized"] == "view" else "table"
+        con.execute(f"create or replace {kind} {rel} as {node['compiled_code']}")
+    elapsed = time.perf_counter() - started
+    con.close()
+    return elapsed
+
+
+def raw_rows(path: Path) -> int:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'raw' and table_name not like '\\_%' escape '\\'"
+            ).fetchall()
+        ]
+        return sum(con.execute(f"select count(*) from raw.{t}").fetchall()[0][0] for t in tables)
+    finally:
+        con.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument(
+        "--share", type=float, default=0.01, help="share of raw versions that arrive in the small sync"
+    )
+    parser.add_argument("--dir", type=Path, default=None, help="work directory (default: a temporary one)")
+    args = parser.parse_args()
+    work = args.dir or Path(tempfile.mkdtemp(prefix="lf-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {"leads_requested": args.leads}
+
+    t = time.perf_counter()
+    world = make_world(args.leads)
+    results["generate_s"] = time.perf_counter() - t
+    results["leads"] = len(world.journeys)
+    cut = cutoff_for(world, args.share)
+    as_of = hubspot_time(world.end_ms)
+    settings = load_settings(work / "absent.toml", {"LEADFLOW_HOME": str(work / "home")})
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    write_raw_from_world(world, settings.warehouse, until_ms=cut, loaded_at_ms=cut)
+    results["write_raw_s"] = time.perf_counter() - t
+    results["raw_rows_before"] = raw_rows(settings.warehouse)
+    raw_only = work / "raw-only.duckdb"
+    shutil.copy(settings.warehouse, raw_only)
+
+    full = build(settings, as_of=as_of)
+    results["full_build_s"] = full.elapsed_s
+    results["full_models_s"] = sum(s for n, s in full.node_seconds.items() if n.startswith("model."))
+    console.print(results)
+    results["duckdb_direct_s"] = direct_sql_seconds(raw_only, work / "compile")
+
+    added = write_raw_from_world(world, settings.warehouse, since_ms=cut, loaded_at_ms=world.end_ms)
+    results["raw_rows_added"] = sum(added.values())
+    inc = build(settings, as_of=as_of)
+    results["incremental_build_s"] = inc.elapsed_s
+    results["incremental_models_s"] = sum(s for n, s in inc.node_seconds.items() if n.startswith("model."))
+
+    table = Table(
+        title=f"dbt build benchmark: {results['leads']:,} leads, {results['raw_rows_before']:,} raw rows"
+    )
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key in (
+        "generate_s",
+        "write_raw_s",
+        "raw_rows_added",
+        "full_build_s",
+        "full_models_s",
+        "duckdb_direct_s",
+        "incremental_build_s",
+        "incremental_models_s",
+    ):
+        value = results[key]
+        table.add_row(key, f"{value:,.1f}" if isinstance(value, float) else f"{value:,}")
+    table.add_row(
+        "incremental / full (goal <= 10 %)", f"{results['incremental_build_s'] / results['full_build_s']:.1%}"
+    )
+    table.add_row(
+        "full / DuckDB alone (goal <= 3x)", f"{results['full_build_s'] / results['duckdb_direct_s']:.2f}x"
+    )
+    console.print(table)
+    (work / "results.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

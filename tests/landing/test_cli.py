@@ -1,0 +1,50 @@
+"""`leadflow extract|load|sync|state` through click, with a fake connector (no network)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from leadflow import pipeline
+from leadflow.cli import cli
+
+from .conftest import contact
+from .test_pipeline import fake_connector
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setattr(pipeline, "_connector", lambda source: fake_connector({"contacts": [[contact(1), contact(2)]]}))
+    return {"LEADFLOW_HOME": str(tmp_path / "var"), "LEADFLOW_HUBSPOT_TOKEN": "t", "LEADFLOW_CONFIG": str(tmp_path / "none.toml")}
+
+
+@pytest.mark.parametrize("cmd", ["extract", "load", "sync", "state"])
+def test_every_command_has_help(cmd: str) -> None:
+    result = CliRunner().invoke(cli, [cmd, "--help"])
+    assert result.exit_code == 0 and "--config" in result.output
+
+
+def test_extract_then_load_then_state(env: dict[str, str]) -> None:
+    runner = CliRunner()
+    out = runner.invoke(cli, ["extract", "--source", "hubspot"], env=env)
+    assert out.exit_code == 0, out.output
+    assert "contacts" in out.output
+    out = runner.invoke(cli, ["load"], env=env)
+    assert out.exit_code == 0, out.output
+    assert "2 row(s) inserted" in out.output
+    out = runner.invoke(cli, ["state"], env=env)
+    assert out.exit_code == 0, out.output
+    assert "raw.hubspot__contacts" in out.output and '{"pages":1}' in out.output
+
+
+def test_sync_twice_inserts_nothing_the_second_time(env: dict[str, str]) -> None:
+    runner = CliRunner()
+    assert "2 row(s) inserted" in runner.invoke(cli, ["sync", "--source", "hubspot"], env=env).output
+    assert "0 row(s) inserted" in runner.invoke(cli, ["sync", "--source", "hubspot"], env=env).output
+
+
+def test_bad_since_is_a_usage_error(env: dict[str, str]) -> None:
+    out = CliRunner().invoke(cli, ["extract", "--source", "hubspot", "--since", "last tuesday"], env=env)
+    assert out.exit_code == 2 and "ISO-8601" in out.output

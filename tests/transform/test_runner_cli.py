@@ -1,0 +1,66 @@
+"""`leadflow build` and `transform.runner.build`: progress, summary, printed tables, failures as errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from leadflow.cli import cli
+from leadflow.errors import TransformError
+from leadflow.sandbox.generate import generate_world
+from leadflow.sandbox.scenario import load_scenario
+from leadflow.sandbox.world import hubspot_time
+from leadflow.transform.runner import build
+from leadflow.transform.show import funnel_counts
+from leadflow.transform.world_raw import write_raw_from_world
+
+from .conftest import SCENARIOS, settings_at
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt")]
+
+
+@pytest.fixture
+def tiny_raw(tmp_path: Path) -> tuple[Path, dict[str, int], str]:
+    world = generate_world(load_scenario(SCENARIOS / "tiny.yaml"))
+    settings = settings_at(tmp_path)
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    write_raw_from_world(world, settings.warehouse, loaded_at_ms=world.end_ms)
+    return tmp_path, world.truth["funnel"], hubspot_time(world.end_ms)
+
+
+def test_cli_build_reports_progress_summary_and_tables(tiny_raw: tuple[Path, dict[str, int], str]) -> None:
+    home, funnel, as_of = tiny_raw
+    result = CliRunner().invoke(
+        cli,
+        ["build", "--as-of", as_of, "--show"],
+        env={"LEADFLOW_HOME": str(home), "LEADFLOW_CONFIG": str(home / "none.toml")},
+    )
+    assert result.exit_code == 0, result.output
+    assert "dbt build on duckdb" in result.output
+    assert "Funnel (marts.leads)" in result.output and "Concession outcomes" in result.output
+    counts = {stage: n for stage, _, n in funnel_counts(home / "leadflow.duckdb")}
+    assert counts == funnel
+
+
+def test_failing_data_test_raises_transform_error(tiny_raw: tuple[Path, dict[str, int], str]) -> None:
+    home, _, as_of = tiny_raw
+    settings = settings_at(home)
+    # an e-mail answered `accepted` without an answer time breaks the asks mart's invariant test
+    con = duckdb.connect(str(settings.warehouse))
+    row = con.execute("select record_id, payload::varchar from raw.hubspot__emails limit 1").fetchall()[0]
+    payload = orjson.loads(row[1])
+    payload["properties"] |= {"ask_outcome": "accepted", "ask_outcome_at": ""}
+    payload["updatedAt"] = "2030-01-01T00:00:00.000Z"
+    con.execute(
+        "insert into raw.hubspot__emails values (?, timestamptz '2030-01-01 00:00:00+00', false, ?::json, 'x', 'b', 'f', now())",
+        [row[0], orjson.dumps(payload).decode()],
+    )
+    con.close()
+    seen: list[tuple[int, int, str]] = []
+    with pytest.raises(TransformError, match=r"expression_is_true_asks"):
+        build(settings, as_of=as_of, progress=lambda d, t, n: seen.append((d, t, n)))
+    assert seen and max(t for _, t, _ in seen) > 100  # progress saw the whole build
