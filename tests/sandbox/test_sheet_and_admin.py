@@ -199,11 +199,11 @@ def test_generated_world_counts_match_truth(serve: Any) -> None:
 
 def test_config_from_scenario() -> None:
     """The serve command maps a scenario's limits and faults (incl. `hubspot_daily`) onto the config."""
-    from leadflow.cli.sandbox_serve import config_for
     from leadflow.sandbox.scenario import load_scenario
+    from leadflow.sandbox.server.config import config_from_scenario
 
     scenario = load_scenario(ROOT / "scenarios" / "faults.yaml")
-    cfg = config_for(
+    cfg = config_from_scenario(
         scenario,
         host="127.0.0.1",
         port=0,
@@ -217,7 +217,7 @@ def test_config_from_scenario() -> None:
     assert cfg.limits.hubspot_burst_per_10s == scenario.limits.hubspot_burst_per_10s
     assert cfg.faults.server_errors == scenario.faults.server_errors
     assert cfg.hubspot_token.reveal() != cfg.calendly_token.reveal()
-    off = config_for(
+    off = config_from_scenario(
         scenario,
         host="127.0.0.1",
         port=0,

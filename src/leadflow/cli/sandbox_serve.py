@@ -10,64 +10,26 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from leadflow.errors import ConfigError
-from leadflow.sandbox.server import Faults, Limits, SandboxServer, ServerConfig
-from leadflow.sandbox.server.config import faults_from, limits_from
+from leadflow.sandbox.server import SandboxServer
+from leadflow.sandbox.server.config import config_from_scenario
 from leadflow.sandbox.server.search import to_ms
 from leadflow.sandbox.world import World
-from leadflow.settings import Secret
 
 console = Console(stderr=True)
 
 
-def config_for(
-    scenario: Any,
-    *,
-    host: str,
-    port: int,
-    clock_ms: int | None,
-    hubspot_token: str | None,
-    calendly_token: str | None,
-    no_limits: bool,
-    no_faults: bool,
-) -> ServerConfig:
-    """Map a scenario (its `limits`, `faults`, `seed`) and CLI choices onto a ServerConfig."""
-    kwargs: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "clock_ms": clock_ms,
-        "seed": int(getattr(scenario, "seed", 0) or 0),
-        "limits": Limits.unlimited() if no_limits else limits_from(getattr(scenario, "limits", None)),
-        "faults": Faults() if no_faults else faults_from(getattr(scenario, "faults", None)),
-    }
-    if hubspot_token:
-        kwargs["hubspot_token"] = Secret(hubspot_token)
-    if calendly_token:
-        kwargs["calendly_token"] = Secret(calendly_token)
-    return ServerConfig(**kwargs)
-
-
 def write_env_file(path: Path, server: SandboxServer) -> None:
     """Connection settings for clients, in `leadflow.settings` environment names (mode 0600)."""
-    cfg = server.config
-    sheet = f"{server.url}/spreadsheets/d/{cfg.sheet_key}/export?format=csv&gid=0"
-    lines = [
-        f"LEADFLOW_HUBSPOT_BASE_URL={server.url}",
-        f"LEADFLOW_HUBSPOT_TOKEN={cfg.hubspot_token.reveal()}",
-        f"LEADFLOW_CALENDLY_BASE_URL={server.url}",
-        f"LEADFLOW_CALENDLY_TOKEN={cfg.calendly_token.reveal()}",
-        f"LEADFLOW_SHEET_URL={sheet}",
-    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
+        fh.write("".join(f"{k}={v}\n" for k, v in server.client_env().items()))
 
 
 def summary(server: SandboxServer, world: World, scenario_name: str, env_file: Path) -> Table:
@@ -150,7 +112,7 @@ def command(
         clock_ms = to_ms(clock)
         if clock_ms is None:
             raise ConfigError(f"--clock {clock!r} is not an ISO-8601 time")
-    cfg = config_for(
+    cfg = config_from_scenario(
         scenario,
         host=host,
         port=port,

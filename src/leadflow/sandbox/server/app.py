@@ -17,6 +17,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from email.utils import formatdate
 from typing import Any
 
 import orjson
@@ -76,6 +77,7 @@ class App:
         self.hubspot = HubSpotApi(world, self.state)
         self.calendly = CalendlyApi(world, self.state, config.calendly_uri_base)
         self.sheet = SheetApi(world, self.state, config.sheet_key)
+        self._date_second, self._date_value = -1, ""
         self._hs_token = (
             config.hubspot_token.reveal()
             if hasattr(config.hubspot_token, "reveal")
@@ -116,7 +118,15 @@ class App:
                 _json(404, {"status": "error", "message": f"no such endpoint: {req.path}"}),
             )
         self._stats[(label, resp.status)] += 1
+        resp.headers.append(("Date", self._http_date()))
         return resp
+
+    def _http_date(self) -> str:
+        """The `Date` header at the sandbox clock (the server's "now"), cached per clock second."""
+        second = self.state.clock_ms // 1000
+        if second != self._date_second:
+            self._date_second, self._date_value = second, formatdate(second, usegmt=True)
+        return self._date_value
 
     def stats(self) -> dict[str, Any]:
         routes: dict[str, dict[str, int]] = {}

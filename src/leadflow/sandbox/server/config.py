@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 from leadflow.errors import ConfigError
 from leadflow.settings import Secret
@@ -110,3 +111,30 @@ def faults_from(source: object | None) -> Faults:
     faults = Faults(**{f: float(_read(source, f, getattr(base, f))) for f in Faults.__dataclass_fields__})
     faults.validate()
     return faults
+
+
+def config_from_scenario(
+    scenario: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    clock_ms: int | None = None,
+    hubspot_token: str | None = None,
+    calendly_token: str | None = None,
+    no_limits: bool = False,
+    no_faults: bool = False,
+) -> ServerConfig:
+    """Map a scenario (its `limits`, `faults`, `seed`) and run-time choices onto a ServerConfig."""
+    kwargs: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "clock_ms": clock_ms,
+        "seed": int(getattr(scenario, "seed", 0) or 0),
+        "limits": Limits.unlimited() if no_limits else limits_from(getattr(scenario, "limits", None)),
+        "faults": Faults() if no_faults else faults_from(getattr(scenario, "faults", None)),
+    }
+    if hubspot_token:
+        kwargs["hubspot_token"] = Secret(hubspot_token)
+    if calendly_token:
+        kwargs["calendly_token"] = Secret(calendly_token)
+    return ServerConfig(**kwargs)

@@ -50,6 +50,17 @@ class SandboxServer:
         """Move the sandbox clock forward (never past the world end); returns the new clock."""
         return self.app.state.advance(seconds)
 
+    def client_env(self) -> dict[str, str]:
+        """The `leadflow.settings` environment that points the connectors at this server (has tokens)."""
+        cfg = self.config
+        return {
+            "LEADFLOW_HUBSPOT_BASE_URL": self.url,
+            "LEADFLOW_HUBSPOT_TOKEN": cfg.hubspot_token.reveal(),
+            "LEADFLOW_CALENDLY_BASE_URL": self.url,
+            "LEADFLOW_CALENDLY_TOKEN": cfg.calendly_token.reveal(),
+            "LEADFLOW_SHEET_URL": f"{self.url}/spreadsheets/d/{cfg.sheet_key}/export?format=csv&gid=0",
+        }
+
     def set_clock(self, t_ms: int) -> int:
         return self.app.state.set_clock(t_ms)
 
