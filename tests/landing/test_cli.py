@@ -16,8 +16,14 @@ from .test_pipeline import fake_connector
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setattr(pipeline, "_connector", lambda source: fake_connector({"contacts": [[contact(1), contact(2)]]}))
-    return {"LEADFLOW_HOME": str(tmp_path / "var"), "LEADFLOW_HUBSPOT_TOKEN": "t", "LEADFLOW_CONFIG": str(tmp_path / "none.toml")}
+    monkeypatch.setattr(
+        pipeline, "_connector", lambda source: fake_connector({"contacts": [[contact(1), contact(2)]]})
+    )
+    return {
+        "LEADFLOW_HOME": str(tmp_path / "var"),
+        "LEADFLOW_HUBSPOT_TOKEN": "t",
+        "LEADFLOW_CONFIG": str(tmp_path / "none.toml"),
+    }
 
 
 @pytest.mark.parametrize("cmd", ["extract", "load", "sync", "state"])

@@ -32,7 +32,7 @@ def write_env_file(path: Path, server: SandboxServer) -> None:
         fh.write("".join(f"{k}={v}\n" for k, v in server.client_env().items()))
 
 
-def summary(server: SandboxServer, world: World, scenario_name: str, env_file: Path) -> Table:
+def summary(server: SandboxServer, world: World, scenario_name: str, env_file: Path | None = None) -> Table:
     cfg = server.config
     table = Table(title=f"leadflow sandbox: scenario {scenario_name!r} on {server.url}", show_lines=False)
     table.add_column("what")
@@ -61,7 +61,8 @@ def summary(server: SandboxServer, world: World, scenario_name: str, env_file: P
     }
     table.add_row("faults", ", ".join(f"{k}={v}" for k, v in active.items()) or "off")
     table.add_row("clock/admin", f"{server.url}/_sandbox/clock  /_sandbox/stats  /_sandbox/truth")
-    table.add_row("tokens", f"in {env_file} (source it; not printed)")
+    where = f"in {env_file} (source it; not printed)" if env_file else "held in memory (not printed)"
+    table.add_row("tokens", where)
     return table
 
 
