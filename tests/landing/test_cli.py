@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from rich.console import Console
 
 from leadflow import pipeline
 from leadflow.cli import cli
+from leadflow.cli import pipeline as cli_pipeline
 
 from .conftest import contact
 from .test_pipeline import fake_connector
@@ -16,6 +18,7 @@ from .test_pipeline import fake_connector
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setattr(cli_pipeline, "out", Console(width=250))  # rich would cut cells at 80 columns
     monkeypatch.setattr(
         pipeline, "_connector", lambda source: fake_connector({"contacts": [[contact(1), contact(2)]]})
     )

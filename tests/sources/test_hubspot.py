@@ -148,6 +148,28 @@ def test_backfill_associations_match_the_world(world: World) -> None:
     assert got == expected and len(expected) > 20
 
 
+def test_failed_associations_keep_the_cursors_of_the_objects_that_feed_them(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If associations cannot be read, deals/engagements must not complete: their cursors stay put."""
+    from leadflow.errors import RequestRejected
+    from leadflow.sources.hubspot_associations import AssociationReader
+
+    def refuse(self: AssociationReader, obj: str, ids: list[str]) -> None:
+        raise RequestRejected("associations refused", source="hubspot", status=400)
+
+    monkeypatch.setattr(AssociationReader, "_read", refuse)
+    landing = Landing()
+    with (
+        serving(world, clock_ms=world.end_ms, limits=Limits.unlimited()) as server,
+        pytest.raises(RequestRejected),
+    ):
+        run(server, landing, entities=["contacts", "deals", "meetings", "associations"])
+    done = {entity for (_, entity), sink in landing.last.items() if sink.completed}
+    assert done == {"contacts"}  # contacts feed no association; the others stay open
+    assert landing.last[("hubspot", "meetings")].pages  # pages were fetched, just not completed
+
+
 def test_associations_alone_list_ids_themselves(world: World) -> None:
     landing = Landing()
     with serving(world, clock_ms=world.end_ms, limits=Limits.unlimited()) as server:

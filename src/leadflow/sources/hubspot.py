@@ -129,6 +129,10 @@ def extract(
     raised after the other entities finished.
     """
     wanted = check_entities(entities, ENTITIES, SOURCE)
+
+    def feeds_associations(obj: str) -> bool:
+        return "associations" in wanted and obj in FROM_TYPES
+
     client = make_client(settings, http, session, limiter)
     since_ms = since_to_ms(since)
     sinks = {e: open_batch(SOURCE, e) for e in wanted}  # opened here, on the caller's thread
@@ -145,6 +149,7 @@ def extract(
                 lookback_s=settings.search_lookback_s,
                 on_live_page=assoc.on_page if assoc else None,
                 progress=progress,
+                complete=not feeds_associations(obj),
             )
             if assoc is not None:
                 assoc.flush(obj)
@@ -163,10 +168,16 @@ def extract(
             if obj not in wanted:
                 tasks.append((f"associations:{obj}", lambda o=obj: assoc.read_all(o)))  # type: ignore[misc]
     results, error = _run_parallel(tasks)
+    # Objects whose pages feed the associations batch complete only after it: a crash or failure in
+    # between leaves their cursors where they were, so their associations are read again next run.
+    if assoc is not None and error is None:
+        results["associations"] = assoc.complete()
+    if error is None:
+        for obj in wanted:
+            if feeds_associations(obj) and obj in results:
+                sinks[obj].complete(results[obj].cursor)
     if error is not None:
         raise error
-    if assoc is not None:
-        results["associations"] = assoc.complete()
     return [results[e] for e in wanted if e in results]
 
 

@@ -256,8 +256,13 @@ def sync_object(
     lookback_s: int,
     on_live_page: PageHook | None = None,
     progress: ProgressHook | None = None,
+    complete: bool = True,
 ) -> ExtractResult:
-    """Pull one object type into `sink` (live pages, then the archived pass) and complete it."""
+    """Pull one object type into `sink` (live pages, then the archived pass) and complete it.
+
+    With `complete=False` the caller completes the sink with `result.cursor` later (after the
+    associations read from these pages have landed, so a cursor never passes unread associations).
+    """
     result = ExtractResult(SOURCE, obj)
     run = _Run(obj, sink, result, progress)
     raw_previous = (cursor or {}).get("last_modified_ms")
@@ -298,5 +303,6 @@ def sync_object(
         "max_seen_ms": _max(run.max_seen_ms, (cursor or {}).get("max_seen_ms")),
         "archived_max_ms": _max(run.archived_max_ms, (cursor or {}).get("archived_max_ms")),
     }
-    sink.complete(result.cursor)
+    if complete:
+        sink.complete(result.cursor)
     return result
