@@ -447,3 +447,20 @@ def test_generated_world_under_faults_lands_every_record_once() -> None:
         r.id in contacts[r.merged_into]["properties"].get("hs_merged_object_ids", "").split(";")
         for r in merged
     )
+
+
+def test_max_ms_equals_parsing_every_value() -> None:
+    from leadflow.sources.hubspot_objects import max_ms
+
+    values = [
+        "2025-01-06T09:30:00.123Z",
+        "2025-01-06T09:30:00Z",  # another length: its own shape
+        "2025-01-07T00:00:00.000Z",
+        "1736208000000",  # epoch ms
+        "2025-01-06T23:30:00.000-05:00",  # later than every Z value once converted
+        None,
+        "",
+    ]
+    assert max_ms(values) == max(to_ms(v) for v in values if v)  # type: ignore[type-var]
+    assert max_ms(["not a date", "2025-01-07T00:00:00.000Z"]) == to_ms("2025-01-07T00:00:00.000Z")
+    assert max_ms([None, ""]) is None

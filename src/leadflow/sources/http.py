@@ -20,6 +20,7 @@ Follows `shared/reference/free-tool-apis.md`: HubSpot "Error handling" and "API 
 from __future__ import annotations
 
 import email.utils
+import os
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -46,9 +47,16 @@ BudgetHook = Callable[[requests.Response, Limiter], None]
 def make_session(pool_size: int = 8) -> requests.Session:
     """A `requests.Session` with a connection pool sized for a few parallel entity threads.
 
-    Retries are ours (see `SourceClient`), so urllib3's own retrying is off.
+    Retries are ours (see `SourceClient`), so urllib3's own retrying is off. The environment's proxy
+    and CA-bundle settings are read once here instead of on every request (`trust_env` off): requests
+    otherwise scans `os.environ` and stats `~/.netrc` per call, a fifth of a page's client time.
     """
     session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies("https://example.invalid"))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
     adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)

@@ -28,7 +28,7 @@ starts at last_modified_ms - lookback, reads it. No wall clock is involved; all 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -139,6 +139,24 @@ def to_ms(value: Any) -> int | None:
     return int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
+def max_ms(values: Iterable[Any]) -> int | None:
+    """The latest of many HubSpot date values, converting only a few of them.
+
+    Values of one shape (epoch-ms digits of one length, or ISO-8601 of one length and one zone
+    suffix) order as strings, so only the largest string of each shape is parsed.
+    """
+    texts = [str(v) for v in values if v is not None and v != ""]
+    best: dict[tuple[int, str], str] = {}
+    for text in texts:
+        key = (len(text), "Z" if text.endswith("Z") else text[-6:])
+        if text > best.get(key, ""):
+            best[key] = text
+    parsed = [to_ms(text) for text in best.values()]
+    if None in parsed:  # an unparseable value of some shape: fall back to parsing every value
+        parsed = [to_ms(text) for text in texts]
+    return max((ms for ms in parsed if ms is not None), default=None)
+
+
 @dataclass
 class _Run:
     obj: str
@@ -164,14 +182,11 @@ class _Run:
         self.result.pages += 1
         self.result.records += len(records)
         prop = LAST_MODIFIED[self.obj]
-        for rec in records:
-            if deleted:
-                self.archived_max_ms = _max(self.archived_max_ms, to_ms(rec.get("archivedAt")))
-            else:
-                props = rec.get("properties") or {}
-                self.max_seen_ms = _max(
-                    self.max_seen_ms, to_ms(props.get(prop)) or to_ms(rec.get("updatedAt"))
-                )
+        if deleted:
+            self.archived_max_ms = _max(self.archived_max_ms, max_ms(r.get("archivedAt") for r in records))
+        else:
+            seen = ((r.get("properties") or {}).get(prop) or r.get("updatedAt") for r in records)
+            self.max_seen_ms = _max(self.max_seen_ms, max_ms(seen))
         if self.progress is not None:
             self.progress(self.obj, len(records))
         return records

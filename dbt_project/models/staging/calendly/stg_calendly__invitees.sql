@@ -1,7 +1,9 @@
 /* grain: one row per Calendly invitee (the lead booked on an event) */
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='invitee_uri',
+          post_hook="{{ drop_tombstones() }}") }}
 with source as (
     select * from {{ ref('base_calendly__invitees') }}
-    where not is_deleted
+    {{ staging_increment() }}
 ),
 
 renamed as (
@@ -18,7 +20,8 @@ renamed as (
         {{ to_utc("payload ->> 'created_at'") }} as created_at,
         {{ to_utc("payload ->> 'updated_at'") }} as updated_at,
         cast(version_ts at time zone 'UTC' as timestamp) as version_at,
-        _loaded_at
+        _loaded_at,
+        is_deleted
     from source
 )
 

@@ -1,7 +1,9 @@
 /* grain: one row per live HubSpot contact (archived and merged-away contacts removed) */
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='contact_id',
+          post_hook="{{ drop_tombstones() }}") }}
 with source as (
     select * from {{ ref('base_hubspot__contacts') }}
-    where not is_deleted
+    {{ staging_increment() }}
 ),
 
 renamed as (
@@ -17,7 +19,8 @@ renamed as (
         nullif(payload -> 'properties' ->> 'lifecyclestage', '') as lifecycle_stage,
         nullif(payload -> 'properties' ->> 'hs_merged_object_ids', '') as merged_object_ids,
         cast(version_ts at time zone 'UTC' as timestamp) as version_at,
-        _loaded_at
+        _loaded_at,
+        is_deleted
     from source
 )
 

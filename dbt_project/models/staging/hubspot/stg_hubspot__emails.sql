@@ -1,7 +1,9 @@
 /* grain: one row per live HubSpot email engagement (an outbound ask) */
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='engagement_id',
+          post_hook="{{ drop_tombstones() }}") }}
 with source as (
     select * from {{ ref('base_hubspot__emails') }}
-    where not is_deleted
+    {{ staging_increment() }}
 ),
 
 renamed as (
@@ -21,7 +23,8 @@ renamed as (
         {{ to_utc("payload -> 'properties' ->> 'ask_outcome_at'") }} as ask_outcome_at,
         payload -> 'associations' -> 'contacts' -> 'results' -> 0 ->> 'id' as inline_contact_id,
         cast(version_ts at time zone 'UTC' as timestamp) as version_at,
-        _loaded_at
+        _loaded_at,
+        is_deleted
     from source
 )
 

@@ -1,7 +1,9 @@
 /* grain: one row per live HubSpot meeting (a mobile-channel appointment) */
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='meeting_id',
+          post_hook="{{ drop_tombstones() }}") }}
 with source as (
     select * from {{ ref('base_hubspot__meetings') }}
-    where not is_deleted
+    {{ staging_increment() }}
 ),
 
 renamed as (
@@ -16,7 +18,8 @@ renamed as (
         nullif(payload -> 'properties' ->> 'hubspot_owner_id', '') as owner_id,
         payload -> 'associations' -> 'contacts' -> 'results' -> 0 ->> 'id' as inline_contact_id,
         cast(version_ts at time zone 'UTC' as timestamp) as version_at,
-        _loaded_at
+        _loaded_at,
+        is_deleted
     from source
 )
 

@@ -1,7 +1,9 @@
 /* grain: one row per e-mail address in the published lead sheet */
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='email_hash',
+          post_hook="{{ drop_tombstones() }}") }}
 with source as (
     select * from {{ ref('base_sheet__leads') }}
-    where not is_deleted
+    {{ staging_increment() }}
 ),
 
 renamed as (
@@ -12,7 +14,8 @@ renamed as (
         nullif(payload ->> 'utm_source', '') as utm_source,
         {{ hash_phone("payload ->> 'phone'") }} as phone_hash,
         cast(version_ts at time zone 'UTC' as timestamp) as version_at,
-        _loaded_at
+        _loaded_at,
+        is_deleted
     from source
 )
 

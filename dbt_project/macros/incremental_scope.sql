@@ -1,0 +1,60 @@
+{#- Incremental builds (docs/analyst-guide.md, "How a build after a sync stays small").
+
+    Staging tables parse only the base rows loaded since the newest `_loaded_at` they hold
+    (`staging_increment`), replace those records (delete+insert on the record key) and drop tombstones
+    afterwards (`drop_tombstones`).
+
+    Lead-grain models recompute only the leads flagged in `int_affected_leads` (a lead whose input rows
+    changed since the last complete build, by a per-lead fingerprint): a pre-hook deletes every row of
+    those leads (`delete_affected_leads`), the model selects only their rows (`affected_leads_only`) and
+    dbt merges them on the model's grain. On `--full-refresh` (or the first build) everything is built. -#}
+
+{#- Filter for a staging model's base CTE: on an incremental run only rows loaded after the newest
+    `_loaded_at` already in the table (an empty table has no watermark: read everything). -#}
+{% macro staging_increment() -%}
+{%- if is_incremental() %}
+where _loaded_at > (
+    select coalesce(max(_loaded_at), cast('1970-01-01 00:00:00+00' as timestamp with time zone)) from {{ this }}
+)
+{%- endif %}
+{%- endmacro %}
+
+{#- Post-hook of a staging table: tombstones (and marker rows) only served to replace a record's old rows. -#}
+{% macro drop_tombstones() -%}
+delete from {{ this }} where is_deleted
+{%- endmacro %}
+
+{#- Pre-hook of a lead-grain model: remove every row of the affected leads (they are selected again). -#}
+{% macro delete_affected_leads() -%}
+{%- if is_incremental() -%}
+delete from {{ this }}
+where lead_id in (select lead_id from {{ ref('int_affected_leads') }} where is_affected)
+{%- endif -%}
+{%- endmacro %}
+
+{#- `and`-able predicate restricting `column` to the affected leads on an incremental run (true otherwise).
+    The ref is outside the `if` so that dbt records the dependency at parse time. -#}
+{% macro affected_leads_only(column) -%}
+{%- set scope = ref('int_affected_leads') -%}
+{%- if is_incremental() -%}
+{{ column }} in (select lead_id from {{ scope }} where is_affected)
+{%- else -%}
+true
+{%- endif -%}
+{%- endmacro %}
+
+{#- Hash of a whole row (`alias` is a table alias in the FROM clause), as a 64-bit integer. -#}
+{% macro row_hash(alias) -%}
+{{ return(adapter.dispatch('row_hash', 'leadflow')(alias)) }}
+{%- endmacro %}
+{% macro default__row_hash(alias) -%}
+hash({{ alias }})
+{%- endmacro %}
+{% macro postgres__row_hash(alias) -%}
+hashtextextended(cast({{ alias }} as text), 0)
+{%- endmacro %}
+
+{#- A relation of this project in the schema of the calling model, if it exists (previous-build state). -#}
+{% macro existing_relation(identifier) -%}
+{{ return(adapter.get_relation(database=this.database, schema=this.schema, identifier=identifier)) }}
+{%- endmacro %}
