@@ -22,7 +22,9 @@ def test_defaults_point_at_the_real_services(tmp_path: Path) -> None:
 def test_file_then_environment_precedence(tmp_path: Path) -> None:
     cfg = tmp_path / "leadflow.toml"
     cfg.write_text('home = "/data/lf"\n[hubspot]\nbase_url = "http://127.0.0.1:9"\nsearch_lookback_s = 60\n')
-    s = load_settings(cfg, environ={"LEADFLOW_HUBSPOT_SEARCH_LOOKBACK_S": "120", "LEADFLOW_HUBSPOT_TOKEN": "t0k"})
+    s = load_settings(
+        cfg, environ={"LEADFLOW_HUBSPOT_SEARCH_LOOKBACK_S": "120", "LEADFLOW_HUBSPOT_TOKEN": "t0k"}
+    )
     assert s.hubspot.base_url == "http://127.0.0.1:9"
     assert s.hubspot.search_lookback_s == 120  # environment wins over the file
     assert s.warehouse == Path("/data/lf/leadflow.duckdb")  # derived from home

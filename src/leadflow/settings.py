@@ -76,7 +76,12 @@ class Settings:
     sheet: SheetSettings = field(default_factory=SheetSettings)
 
 
-_SECTIONS = {"http": HttpSettings, "hubspot": HubSpotSettings, "calendly": CalendlySettings, "sheet": SheetSettings}
+_SECTIONS = {
+    "http": HttpSettings,
+    "hubspot": HubSpotSettings,
+    "calendly": CalendlySettings,
+    "sheet": SheetSettings,
+}
 
 
 def _coerce(value: Any, current: Any, name: str) -> Any:
@@ -93,7 +98,9 @@ def _coerce(value: Any, current: Any, name: str) -> Any:
             return Path(str(value))
         return str(value)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"setting {name!r}: cannot read {type(current).__name__} from the given value") from exc
+        raise ConfigError(
+            f"setting {name!r}: cannot read {type(current).__name__} from the given value"
+        ) from exc
 
 
 def _apply(obj: Any, values: dict[str, Any], prefix: str) -> Any:

@@ -14,6 +14,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -65,6 +66,35 @@ def child_env(base: dict[str, str]) -> dict[str, str]:
     return keep | base
 
 
+def kill_when(proc: subprocess.Popen[str], phase: str | None, rng: random.Random) -> str:
+    """SIGKILL `proc` shortly after it announces `phase` (None: after a random delay); return the last
+    phase it announced, or "finished" when it ended before the kill."""
+    assert proc.stderr is not None
+    seen: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        for line in proc.stderr:  # type: ignore[union-attr]
+            if line.startswith("leadflow-pause "):
+                seen.append(line.split()[1])
+                if phase is not None and seen[-1] == phase:
+                    done.set()
+        done.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    if phase is None:
+        done.wait(rng.uniform(0.7, 2.5))
+    else:
+        done.wait(60)
+        time.sleep(rng.uniform(0.0, 0.3))  # inside the 0.4 s pause
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    reader.join(timeout=5)
+    killed = proc.returncode == -signal.SIGKILL
+    return seen[-1] if killed and seen else ("killed-early" if killed else "finished")
+
+
 @pytest.mark.slow
 def test_killed_syncs_resume_to_the_same_raw_tables(tmp_path: Path) -> None:
     world = generate_world(parse_scenario(SCENARIO))
@@ -92,11 +122,10 @@ def test_killed_syncs_resume_to_the_same_raw_tables(tmp_path: Path) -> None:
                 stderr=subprocess.PIPE,
                 text=True,
             )
-            time.sleep(rng.uniform(0.7, 2.5))
-            proc.send_signal(signal.SIGKILL)
-            _, err = proc.communicate(timeout=30)
-            pauses = [line.split()[1] for line in err.splitlines() if line.startswith("leadflow-pause ")]
-            reached.append(pauses[-1] if proc.returncode == -signal.SIGKILL and pauses else "finished")
+            # Kill at a random moment inside the phase's pause window (or, for a few trials, at a random
+            # wall-clock moment), so kills do not depend on how fast the machine starts Python.
+            at_phase = trial % 4 != 0
+            reached.append(kill_when(proc, phase if at_phase else None, rng))
             resumed = run_sync(child_env(env_for(server, home)), tmp_path)
             assert resumed.returncode == 0, resumed.stderr[-3000:]
             got = raw_snapshot(home / "leadflow.duckdb")

@@ -1,13 +1,15 @@
 /* grain: one row per appointment of a lead, with the ask that produced it and its replacement */
+{{ config(materialized='incremental', incremental_strategy='merge', unique_key='appointment_id',
+          pre_hook="{{ delete_affected_leads() }}") }}
 with appointments as (
     select * from {{ ref('int_appointments') }}
-    where lead_id is not null
+    where lead_id is not null and {{ affected_leads_only('lead_id') }}
 ),
 
 accepted_asks as (
     select ask_id, lead_id, asked_at, responded_at
     from {{ ref('int_asks') }}
-    where response = 'accepted' and lead_id is not null
+    where response = 'accepted' and lead_id is not null and {{ affected_leads_only('lead_id') }}
 ),
 
 -- the lead's latest accepted ask before the booking was created (data-contract.md section 1)

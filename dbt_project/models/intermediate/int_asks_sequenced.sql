@@ -1,7 +1,9 @@
 /* grain: one row per ask of a lead, with the ask before it and, for target asks, the concession condition */
+{{ config(materialized='incremental', incremental_strategy='merge', unique_key='ask_id',
+          pre_hook="{{ delete_affected_leads() }}") }}
 with asks as (
     select * from {{ ref('int_asks') }}
-    where lead_id is not null
+    where lead_id is not null and {{ affected_leads_only('lead_id') }}
 ),
 
 top_level as (

@@ -1,6 +1,9 @@
 /* grain: one row per lead: when it first reached each funnel stage */
+{{ config(materialized='incremental', incremental_strategy='merge', unique_key='lead_id',
+          pre_hook="{{ delete_affected_leads() }}") }}
 with leads as (
     select lead_id from {{ ref('int_leads_resolved') }}
+    where {{ affected_leads_only('lead_id') }}
 ),
 
 asks as (
@@ -10,6 +13,7 @@ asks as (
         min(case when response = 'accepted' then responded_at end) as engaged_at,
         count(*) as asks_count
     from {{ ref('int_asks') }}
+    where {{ affected_leads_only('lead_id') }}
     group by lead_id
 ),
 
@@ -20,6 +24,7 @@ appointments as (
         min(case when status = 'held' then starts_at end) as appointment_held_at,
         count(*) as appointments_count
     from {{ ref('int_appointments') }}
+    where {{ affected_leads_only('lead_id') }}
     group by lead_id
 ),
 
@@ -29,6 +34,7 @@ deals as (
         min(created_at) as active_prospect_at,
         min(won_at) as won_at
     from {{ ref('int_deals') }}
+    where {{ affected_leads_only('lead_id') }}
     group by lead_id
 )
 

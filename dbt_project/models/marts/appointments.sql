@@ -1,14 +1,19 @@
 /* grain: one row per appointment booked for a lead (meeting or Calendly booking; reschedules are new rows) */
+{{ config(materialized='incremental', incremental_strategy='merge', unique_key='appointment_id',
+          pre_hook="{{ delete_affected_leads() }}") }}
 with appointments as (
     select * from {{ ref('int_appointments_attributed') }}
+    where {{ affected_leads_only('lead_id') }}
 ),
 
 leads as (
     select lead_id, team_id, team_name from {{ ref('int_leads_resolved') }}
+    where {{ affected_leads_only('lead_id') }}
 ),
 
 asks as (
     select ask_id, ask_level, sequence_condition from {{ ref('int_asks_sequenced') }}
+    where {{ affected_leads_only('lead_id') }}
 ),
 
 final as (

@@ -1,10 +1,14 @@
 /* grain: one row per ask made to a lead */
+{{ config(materialized='incremental', incremental_strategy='merge', unique_key='ask_id',
+          pre_hook="{{ delete_affected_leads() }}") }}
 with asks as (
     select * from {{ ref('int_asks_sequenced') }}
+    where {{ affected_leads_only('lead_id') }}
 ),
 
 leads as (
     select lead_id, team_id, team_name, channel as lead_channel from {{ ref('int_leads_resolved') }}
+    where {{ affected_leads_only('lead_id') }}
 ),
 
 final as (

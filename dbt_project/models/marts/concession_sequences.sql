@@ -1,13 +1,15 @@
 /* grain: one row per target ask (an ask below the top of the ladder) with its concession condition */
+{{ config(materialized='incremental', incremental_strategy='merge', unique_key='ask_id',
+          pre_hook="{{ delete_affected_leads() }}") }}
 with target_asks as (
     select * from {{ ref('asks') }}
-    where is_target_ask
+    where is_target_ask and {{ affected_leads_only('lead_id') }}
 ),
 
 refusals as (
     select ask_id, refused_ask_id, refused_ask_level, refused_requester_id, refused_at, gap_hours, gap_bucket
     from {{ ref('int_asks_sequenced') }}
-    where is_target_ask
+    where is_target_ask and {{ affected_leads_only('lead_id') }}
 ),
 
 appointments as (
@@ -17,12 +19,13 @@ appointments as (
         max(case when is_held then 1 else 0 end) as any_held,
         min(case when is_held then starts_at end) as first_held_at
     from {{ ref('appointments') }}
-    where ask_id is not null
+    where ask_id is not null and {{ affected_leads_only('lead_id') }}
     group by ask_id
 ),
 
 leads as (
     select lead_id, active_prospect_at, won_at from {{ ref('leads') }}
+    where {{ affected_leads_only('lead_id') }}
 ),
 
 final as (

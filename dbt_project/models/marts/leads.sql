@@ -1,10 +1,14 @@
 /* grain: one row per lead (a live, not merged-away HubSpot contact) */
+{{ config(materialized='incremental', incremental_strategy='merge', unique_key='lead_id',
+          pre_hook="{{ delete_affected_leads() }}") }}
 with leads as (
     select * from {{ ref('int_leads_resolved') }}
+    where {{ affected_leads_only('lead_id') }}
 ),
 
 journey as (
     select * from {{ ref('int_lead_journey') }}
+    where {{ affected_leads_only('lead_id') }}
 ),
 
 stages as (
