@@ -19,6 +19,7 @@ _SUBCOMMAND_MODULES = (
     "leadflow.cli.pipeline",
     "leadflow.cli.build",
     "leadflow.cli.demo",
+    "leadflow.cli.chart",
 )
 
 

@@ -1,0 +1,27 @@
+"""`leadflow chart`: write the concession-outcome forest plot (SVG) from the marts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from leadflow.settings import load_settings
+
+
+@click.command("chart")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--segment-type", default="overall", show_default=True, help="e.g. overall, channel, team")
+@click.option("--segment-value", default="all", show_default=True, help="e.g. all, web, mobile")
+@click.option("--title", default="Compliance with the target ask, by sequence condition", show_default=True)
+def command(out_path: Path, segment_type: str, segment_value: str, title: str) -> None:
+    """Draw compliance with 95 % intervals per condition from marts.concession_outcomes as SVG."""
+    from leadflow.charts import outcomes_forest_svg, read_outcomes
+    from leadflow.errors import TransformError
+
+    rows = read_outcomes(load_settings().warehouse, segment_type, segment_value)
+    if not rows:
+        raise TransformError(f"no concession outcomes for segment {segment_type}={segment_value}")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(outcomes_forest_svg(rows, title))
+    click.echo(f"wrote {out_path} ({len(rows)} conditions)")
