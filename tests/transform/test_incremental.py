@@ -54,7 +54,7 @@ def _tables(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def _states(warehouse: Path, table: str, key: str, column: str) -> dict[str, str]:
-    return dict(_query(warehouse, f"select {key}, {column} from marts.{table}"))  # type: ignore[arg-type]
+    return dict(_query(warehouse, f"select {key}, {column} from marts.{table}"))
 
 
 def _full_refresh_copy(warehouse: Path, home: Path, as_of: str) -> dict[str, list[tuple[Any, ...]]]:

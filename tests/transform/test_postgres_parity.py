@@ -107,6 +107,14 @@ def test_postgres_marts_equal_duckdb_marts(tmp_path_factory: pytest.TempPathFact
     env = {"LEADFLOW_PG_SCHEMA": pg_prefix, "LEADFLOW_RAW_SCHEMA": raw_schema, "LEADFLOW_PG_USER": PG["user"]}
     summary = build(built.settings, target="postgres", as_of=built.as_of, env=env)
     assert summary.success and summary.statuses.get("pass", 0) > 150
+    # a second build takes the incremental path on Postgres too (fingerprints compared, nothing to redo)
+    again = build(built.settings, target="postgres", as_of=built.as_of, env=env)
+    assert again.success
+    with psycopg.connect(**PG) as pg:
+        flagged = pg.execute(
+            f'select count(*) from "{pg_prefix}_intermediate".int_affected_leads where is_affected'
+        ).fetchall()[0][0]
+    assert flagged == 0
     duck = duckdb.connect(str(built.settings.warehouse), read_only=True)
     try:
         with psycopg.connect(**PG) as pg:
