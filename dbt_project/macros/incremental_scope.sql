@@ -9,13 +9,27 @@
     those leads (`delete_affected_leads`), the model selects only their rows (`affected_leads_only`) and
     dbt merges them on the model's grain. On `--full-refresh` (or the first build) everything is built. -#}
 
+{#- The newest `_loaded_at` in `relation` (default: this model's table) as a timestamp literal, read
+    when the model runs. A literal (not a scalar subquery) lets DuckDB push `_loaded_at > literal`
+    into the table scan: row groups below it are skipped by their min/max, and the wide `payload`
+    column is fetched only for the rows that pass. An empty table gives the epoch (read everything).
+    At parse time (nothing executes) the subquery form stands in; it is never run. -#}
+{% macro loaded_at_watermark(relation=none) -%}
+{%- set rel = relation if relation is not none else this -%}
+{%- if execute -%}
+{%- set rows = run_query("select cast(max(_loaded_at) as varchar) from " ~ rel).rows -%}
+{%- set value = rows[0][0] if rows and rows[0][0] is not none else '1970-01-01 00:00:00+00' -%}
+cast('{{ value }}' as timestamp with time zone)
+{%- else -%}
+(select coalesce(max(_loaded_at), cast('1970-01-01 00:00:00+00' as timestamp with time zone)) from {{ rel }})
+{%- endif -%}
+{%- endmacro %}
+
 {#- Filter for a staging model's base CTE: on an incremental run only rows loaded after the newest
     `_loaded_at` already in the table (an empty table has no watermark: read everything). -#}
 {% macro staging_increment() -%}
 {%- if is_incremental() %}
-where _loaded_at > (
-    select coalesce(max(_loaded_at), cast('1970-01-01 00:00:00+00' as timestamp with time zone)) from {{ this }}
-)
+where _loaded_at > {{ loaded_at_watermark() }}
 {%- endif %}
 {%- endmacro %}
 

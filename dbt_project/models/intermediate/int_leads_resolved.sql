@@ -1,7 +1,10 @@
 /* grain: one row per lead (a live contact not merged away), with owner, team, channel and source */
 with contacts as (
-    select * from {{ ref('stg_hubspot__contacts') }}
-    where contact_id not in (select merged_id from {{ ref('int_contact_merges') }})
+    select * from {{ ref('stg_hubspot__contacts') }} as c
+    -- an anti-join (`merged_id` is never null, so this equals `not in`, which plans as a slower mark join)
+    where not exists (
+        select 1 from {{ ref('int_contact_merges') }} as m where m.merged_id = c.contact_id
+    )
 ),
 
 owners as (
