@@ -39,3 +39,13 @@ def test_text_reports_counts_p_values_and_thin_data() -> None:
     assert "too little data (n = 12)" in text
     assert "A <b> & c" in text and "&lt;b&gt;" in svg  # escaped in the file, intact when parsed
     assert re.search(r'stroke-dasharray="5,4"', svg)  # the direct baseline is drawn
+
+
+def test_planted_rates_are_ringed_where_they_belong() -> None:
+    plain = ET.fromstring(outcomes_forest_svg(rows()))
+    ringed = ET.fromstring(outcomes_forest_svg(rows(), planted={"direct": 0.167, "door_in_the_face": 0.5}))
+    dots = {c.get("cx") for c in plain.iter(f"{NS}circle")}
+    rings = [c for c in ringed.iter(f"{NS}circle") if c.get("fill") == "none"]
+    assert len(rings) == 2
+    # the DITF rate equals its planted rate here, so its ring sits exactly on its dot
+    assert {r.get("cx") for r in rings} & dots

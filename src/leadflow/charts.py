@@ -59,8 +59,16 @@ def _p_text(p: float | None) -> str:
     return "p < 0.0001" if p < 1e-4 else f"p = {p:.2g}"
 
 
-def outcomes_forest_svg(rows: list[OutcomeRow], title: str = "Compliance with the target ask") -> str:
-    """An SVG forest plot of compliance per condition with 95 % intervals and the direct baseline."""
+def outcomes_forest_svg(
+    rows: list[OutcomeRow],
+    title: str = "Compliance with the target ask",
+    planted: dict[str, float] | None = None,
+) -> str:
+    """An SVG forest plot of compliance per condition with 95 % intervals and the direct baseline.
+
+    `planted` (condition -> rate, e.g. a sandbox truth's planted acceptance) adds a hollow marker per
+    condition, so a reader sees at once whether the interval covers the rate that was planted.
+    """
     rows = sorted(rows, key=lambda r: ORDER.index(r.condition) if r.condition in ORDER else len(ORDER))
     width, left, right, top, row_h = 760, 190, 230, 58, 44
     plot_w = width - left - right
@@ -75,9 +83,9 @@ def outcomes_forest_svg(rows: list[OutcomeRow], title: str = "Compliance with th
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" font-size="13">',
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
-        f'<text x="{left}" y="24" font-size="16" font-weight="bold">{escape(title)}</text>',
-        f'<text x="{left}" y="42" fill="#555">dot: compliance rate; bar: Wilson 95 % interval; '
-        "dashed: direct (control)</text>",
+        f'<text x="16" y="24" font-size="16" font-weight="bold">{escape(title)}</text>',
+        '<text x="16" y="42" fill="#555">dot: compliance rate; bar: Wilson 95 % interval; '
+        "dashed: direct (control)" + ("; ring: planted rate" if planted else "") + "</text>",
     ]
     axis_y = top + row_h * len(rows) + 6
     for i in range(int(x_max * 10) + 1):
@@ -108,6 +116,11 @@ def outcomes_forest_svg(rows: list[OutcomeRow], title: str = "Compliance with th
                 f'stroke="{colour}" stroke-width="3"/>'
             )
         parts.append(f'<circle cx="{x(r.rate):.1f}" cy="{cy:.1f}" r="6" fill="{colour}"/>')
+        if planted and r.condition in planted:
+            parts.append(
+                f'<circle cx="{x(planted[r.condition]):.1f}" cy="{cy:.1f}" r="9" fill="none" '
+                'stroke="#d4a017" stroke-width="2"/>'
+            )
         note = f"{r.rate:.1%}  ({r.accepted:,}/{r.n:,})  {_p_text(r.p_value)}"
         parts.append(f'<text x="{left + plot_w + 14}" y="{cy + 4:.1f}">{escape(note)}</text>')
     parts.append("</svg>")
