@@ -47,5 +47,9 @@ def test_demo_on_tiny_scenario_matches_the_truth(tmp_path: Path) -> None:
         leads = con.execute("select count(*) from marts.leads").fetchall()[0][0]
     finally:
         con.close()
+    svg = (tmp_path / "demo" / "concession-outcomes.svg").read_text()
+    # one line per condition: a dot (with a ring for its planted rate) or, on this tiny world, a notice
+    dots = svg.count('r="6"')
+    assert dots + svg.count("too little data") == 4 and "ring: planted rate" in svg
     assert loaded_batches >= 2  # the backfill and the incremental sync both landed contacts
     assert leads > 0

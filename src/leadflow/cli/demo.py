@@ -94,6 +94,16 @@ def command(ctx: click.Context, scenario_path: Path, home: Path, weeks: int, cal
     ctx.invoke(build_cli.command, full_refresh=False, select=(), target=None, as_of=None, show=True)
     table, all_equal = _truth_table(home / "leadflow.duckdb", world.truth)
     console.print(table)
+    from leadflow.charts import outcomes_forest_svg, read_outcomes
+
+    chart = home / "concession-outcomes.svg"
+    title = "Compliance by sequence condition: planted (rings) vs recovered"
+    chart.write_text(
+        outcomes_forest_svg(
+            read_outcomes(home / "leadflow.duckdb"), title, world.truth["planted"]["acceptance"]
+        )
+    )
+    console.print(f"chart: {chart}")
     console.print(
         f"[green]funnel and per-condition counts equal the sandbox truth[/] - warehouse: {home / 'leadflow.duckdb'}"
         if all_equal
