@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from leadflow.errors import ConfigError, LeadflowError
+from leadflow.errors import ConfigError
 from leadflow.landing.files import LandingStore
 from leadflow.landing.loader import BatchHook, LoadReport, load_pending
 from leadflow.landing.state import CommittedCursors, WarehouseState, read_state
@@ -36,7 +36,7 @@ SourceProgress = Callable[[str, str, int], None]
 class SyncReport:
     extracted: list[ExtractResult] = field(default_factory=list)
     loaded: LoadReport = field(default_factory=LoadReport)
-    errors: dict[str, LeadflowError] = field(default_factory=dict)
+    errors: dict[str, Exception] = field(default_factory=dict)
 
 
 def configured_sources(settings: Settings) -> list[str]:
@@ -140,7 +140,7 @@ def sync(
         for s, fut in futures.items():
             try:
                 report.extracted.extend(fut.result())
-            except LeadflowError as exc:
+            except Exception as exc:  # any failure stays with its source; the others still load
                 report.errors[s] = exc
     report.loaded = load(settings, on_batch=on_batch)
     if report.errors and raise_errors:

@@ -83,6 +83,29 @@ def test_a_version_lands_once_across_pages_and_batches(store: LandingStore, ware
     assert rows(warehouse, "SELECT cursor FROM raw._cursors") == [('{"c":2}',)]
 
 
+def test_fetch_versioned_values_that_change_back_land_again(store: LandingStore, warehouse: Path) -> None:
+    """Sheet rows carry no time of their own: A -> B -> A must end with A as the latest version."""
+    for i, status in enumerate(["new", "contacted", "new", "new"]):
+        body = f"email,status\r\na@x.com,{status}\r\n".encode()
+        page = Page("sheet", "leads", body, "", 1_700_000_000_000 + i * 60_000, content_type="text/csv")
+        land(store, "sheet", "leads", [page], {"n": i})
+    report = load(store, warehouse)
+    assert [b.inserted for b in report.batches] == [1, 1, 1, 0]  # the 4th fetch repeats the latest
+    latest = rows(warehouse, "SELECT arg_max(payload, version_ts) FROM raw.sheet__leads")[0][0]
+    assert orjson.loads(latest)["status"] == "new"
+    # a HubSpot record re-served at an older version (search index lag) still adds nothing
+    land(store, "hubspot", "contacts", [hs_page([contact(1)])], {"c": 1})
+    land(
+        store,
+        "hubspot",
+        "contacts",
+        [hs_page([contact(1, updated="2024-03-01T00:00:00.000Z", firstname="A")])],
+        {"c": 2},
+    )
+    land(store, "hubspot", "contacts", [hs_page([contact(1)])], {"c": 3})
+    assert [b.inserted for b in load(store, warehouse).batches] == [1, 1, 0]
+
+
 def test_identical_segment_in_two_batches_loads_once(store: LandingStore, warehouse: Path) -> None:
     page = hs_page([contact(1)])
     land(store, "hubspot", "contacts", [page], {"c": 1})

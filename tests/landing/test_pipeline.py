@@ -106,6 +106,23 @@ def test_failed_extract_leaves_no_batch_and_no_cursor(settings: Any, monkeypatch
     assert pipeline.sync(settings, ["hubspot"]).loaded.inserted == 2
 
 
+def test_an_unexpected_error_in_one_source_still_loads_the_others(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = fake_connector({"contacts": [[contact(1), contact(2)]]})
+
+    def broken_extract(*args: Any, **kwargs: Any) -> list[ExtractResult]:
+        raise ValueError("malformed page: id 'x' is not a number")
+
+    broken = types.SimpleNamespace(extract=broken_extract)
+    monkeypatch.setattr(pipeline, "_connector", lambda source: good if source == "hubspot" else broken)
+    with pytest.raises(ValueError, match="malformed page"):
+        pipeline.sync(settings, ["calendly", "hubspot"])
+    assert count(settings, "hubspot__contacts") == 2  # the healthy source's batch was loaded anyway
+    report = pipeline.sync(settings, ["calendly", "hubspot"], raise_errors=False)
+    assert set(report.errors) == {"calendly"} and report.loaded.inserted == 0
+
+
 def test_extract_only_lands_files_until_load(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline, "_connector", lambda source: fake_connector({"contacts": [[contact(1)]]}))
     results = pipeline.extract(settings, "hubspot", entities=["contacts"])

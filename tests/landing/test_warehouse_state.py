@@ -28,17 +28,19 @@ def test_second_writer_waits_then_fails_clearly(warehouse: Path) -> None:
 
 def test_writer_proceeds_once_the_first_releases(warehouse: Path) -> None:
     order: list[str] = []
+    holding = threading.Event()
 
     def first() -> None:
         with writer_lock(warehouse):
             order.append("first-in")
+            holding.set()
             time.sleep(0.3)
             order.append("first-out")
 
     t = threading.Thread(target=first)
     t.start()
-    time.sleep(0.1)
-    with writer_lock(warehouse, wait_s=5):
+    assert holding.wait(10)  # the first writer holds the lock before the second asks for it
+    with writer_lock(warehouse, wait_s=30):
         order.append("second-in")
     t.join()
     assert order == ["first-in", "first-out", "second-in"]

@@ -57,12 +57,12 @@ def test_server_errors_are_transient(serve: Any, world: World) -> None:
 
 
 def test_slow_response_passes_client_timeout_without_blocking_others(serve: Any, world: World) -> None:
-    a = served(serve, world, slow_responses=1.0, slow_delay_s=1.5)
+    a = served(serve, world, slow_responses=1.0, slow_delay_s=4.0)
     with pytest.raises(requests.exceptions.ReadTimeout):
-        a.hs.get(f"{a.url}/crm/v3/objects/contacts", timeout=0.3)
+        a.hs.get(f"{a.url}/crm/v3/objects/contacts", timeout=0.5)
     started = time.monotonic()
     assert a.hs_get("/crm/v3/objects/contacts").status_code == 200  # the retry is served at once
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 2.5  # far below the 4 s a slow answer takes
     # a slow response sleeps on the event loop: other connections are answered meanwhile
     slow: dict[str, Any] = {}
 
@@ -74,11 +74,10 @@ def test_slow_response_passes_client_timeout_without_blocking_others(serve: Any,
     thread = threading.Thread(target=fetch)
     thread.start()
     time.sleep(0.2)
-    t0 = time.monotonic()
     assert requests.get(f"{a.url}/_sandbox/clock", timeout=5).status_code == 200
-    assert time.monotonic() - t0 < 0.5
+    assert thread.is_alive()  # answered while the slow response was still sleeping
     thread.join()
-    assert slow["r"].status_code == 200 and slow["s"] >= 1.4
+    assert slow["r"].status_code == 200 and slow["s"] >= 3.9
 
 
 def test_truncated_json(serve: Any, world: World) -> None:

@@ -555,7 +555,7 @@ def test_loops_are_bounded_by_attempts_and_deadline(receiver: Receiver) -> None:
         backoff_base_s=0.2, backoff_cap_s=0.2, deadline_s=0.5, batch_size=2, hubspot_concurrency=2
     )
     report = deliver(world, Targets(receiver.url("/hs")), T0 - 1, T0 + 60 * H, cfg)
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 5.0  # the 0.5 s deadline stops it long before 10 attempts x 0.2 s
     hs = report.channels[0]
     assert hs.failed == hs.deliveries and hs.sent < 10 * hs.deliveries
 

@@ -201,8 +201,8 @@ def test_invalid_json_forever_fails_and_says_why(stub: Stub) -> None:
 
 
 def test_read_timeout_is_retried(stub: Stub) -> None:
-    stub.script["/x"] = [Reply(delay_s=0.6), Reply()]
-    c, _ = client(stub, HttpSettings(1.0, 0.2, 3, 0.01, 0.05))
+    stub.script["/x"] = [Reply(delay_s=2.5), Reply()]
+    c, _ = client(stub, HttpSettings(1.0, 1.0, 3, 0.01, 0.05))
     assert c.get("/x").attempts == 2
 
 

@@ -52,6 +52,8 @@ def test_sheet_lands_once_then_skips_while_unchanged(world: World) -> None:
         first = run(url(server), landing)
         page = landing.last[("sheet", "leads")].pages[0]
         assert page.content_type == "text/csv" and page.records_path == "" and not page.is_deleted
+        # the published link's key grants access: it never reaches lineage in the landing files
+        assert server.config.sheet_key not in page.request and "/spreadsheets/d/***/export" in page.request
         expected = [r.values for r in world.sheet_rows if r.added_ms <= t1]
         assert rows_of(page.body) == [{c: v.get(c, "") for c in world.sheet_columns} for v in expected]
         assert first.mode == "full" and first.records == len(expected) > 0

@@ -33,7 +33,7 @@ import pyarrow as pa
 from leadflow.errors import LandingError
 from leadflow.landing import drift, quarantine
 from leadflow.landing.files import LandingStore, Manifest
-from leadflow.landing.keys import KeyRule, rule_for
+from leadflow.landing.keys import FETCH_TS, KeyRule, rule_for
 from leadflow.landing.pause import pause_at
 from leadflow.landing.schema import SCHEMA, qualified, raw_table_ddl
 
@@ -210,14 +210,28 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = 
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
-def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, batch_id: str) -> int:
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, batch_id: str, *, fetch_versioned: bool) -> int:
+    """Insert the staged rows that are new versions; returns how many.
+
+    Records with their own version time (HubSpot `updatedAt`, Calendly `updated_at`) are a new version
+    when their payload hash was never seen for the record: a lookback or an indexing-lagged search
+    that serves an older version again adds nothing. Records versioned by fetch time (sheet rows,
+    associations) carry no time of their own, so there a payload is a new version when it differs
+    from the record's *latest* row: a value that changes back (A -> B -> A) lands its third version.
+    """
+    if fetch_versioned:
+        seen = f"""NOT EXISTS (SELECT 1 FROM (SELECT record_id, arg_max(record_hash, version_ts) AS latest_hash
+                                  FROM {table} GROUP BY record_id) r
+                   WHERE r.record_id = s.record_id AND r.latest_hash = s.record_hash)"""
+    else:
+        seen = f"NOT EXISTS (SELECT 1 FROM {table} r WHERE r.record_id = s.record_id AND r.record_hash = s.record_hash)"
     return _count(
         con,
         f"""INSERT INTO {table}
         SELECT s.record_id, s.version_ts, s.is_deleted, s.payload, s.record_hash, ?, s._file_hash, now()
         FROM (SELECT * FROM {STAGE} WHERE problem IS NULL
               QUALIFY row_number() OVER (PARTITION BY record_id, record_hash ORDER BY version_ts) = 1) s
-        WHERE NOT EXISTS (SELECT 1 FROM {table} r WHERE r.record_id = s.record_id AND r.record_hash = s.record_hash)""",
+        WHERE {seen}""",
         [batch_id],
     )
 
@@ -275,7 +289,9 @@ def load_batch(con: duckdb.DuckDBPyConnection, store: LandingStore, manifest: Ma
             pause_at("load.staged")
             records = _count(con, f"SELECT count(*) FROM {STAGE}")
             q = quarantine.write_quarantine(con, STAGE, manifest.source, manifest.entity, manifest.batch_id)
-            inserted = _insert_rows(con, table, manifest.batch_id)
+            inserted = _insert_rows(
+                con, table, manifest.batch_id, fetch_versioned=rule.version_ts == FETCH_TS
+            )
             if records - q:
                 drift.merge(seen, drift.observe(con, STAGE))
             result.records += records

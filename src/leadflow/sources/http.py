@@ -176,6 +176,7 @@ class SourceClient:
         hints: SourceHints | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        redact: Sequence[str] = (),
     ) -> None:
         if not base_url or not urlsplit(base_url).scheme.startswith("http"):
             raise ConfigError(
@@ -184,6 +185,8 @@ class SourceClient:
         self.source = source
         self.base_url = base_url.rstrip("/")
         self._token = token.reveal() if isinstance(token, Secret) else (token or "")
+        # What else must never appear in lineage or messages (e.g. the key of a published sheet's link).
+        self._redact = tuple(r for r in (self._token, *redact) if r)
         self.http = http
         self.session = session or make_session()
         self.limiter = limiter
@@ -245,6 +248,10 @@ class SourceClient:
             ) as exc:
                 raise ConfigError(
                     f"{self.source}: cannot request {described}: {type(exc).__name__}; check the base URL"
+                ) from exc
+            except requests.RequestException as exc:  # redirects loops, bad headers, ...: not transient
+                raise RequestRejected(
+                    f"{self.source}: request {described} failed: {type(exc).__name__}", source=self.source
                 ) from exc
             else:
                 status = response.status_code
@@ -408,4 +415,6 @@ class SourceClient:
         return self._scrub(f"{method} {parts.path}" + (f"?{query}" if query else ""))
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
+        for secret in self._redact:
+            text = text.replace(secret, "***")
+        return text

@@ -18,7 +18,6 @@ The same code runs against the sandbox and api.hubapi.com: only `base_url`, `tok
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -186,17 +185,15 @@ def _run_parallel(
 ) -> tuple[dict[str, ExtractResult], BaseException | None]:
     """Run tasks on a small pool; every task runs to its end; the first error is returned."""
     results: dict[str, ExtractResult] = {}
-    first_error: list[BaseException] = []
-    lock = threading.Lock()
+    first_error: BaseException | None = None
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="hubspot") as pool:
         futures = [(name, pool.submit(fn)) for name, fn in tasks]
-        for name, future in futures:
+        for name, future in futures:  # collected on this thread only
             try:
                 value = future.result()
-            except BaseException as exc:  # collected, re-raised by the caller
-                with lock:
-                    first_error.append(exc)
+            except BaseException as exc:  # re-raised by the caller
+                first_error = first_error or exc
                 continue
             if isinstance(value, ExtractResult):
                 results[name] = value
-    return results, (first_error[0] if first_error else None)
+    return results, first_error

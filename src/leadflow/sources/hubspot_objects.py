@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from leadflow.errors import RequestRejected
 from leadflow.landing.sink import Page, PageSink
 from leadflow.sources.base import ExtractResult, ProgressHook
 from leadflow.sources.http import Fetched, SourceClient
@@ -42,7 +43,6 @@ OBJECTS = ("contacts", "deals", "meetings", "calls", "emails")
 LAST_MODIFIED = {"contacts": "lastmodifieddate"} | {o: "hs_lastmodifieddate" for o in OBJECTS[1:]}
 LIST_LIMIT = 100
 SEARCH_LIMIT = 200
-SEARCH_CAP = 10_000
 SEARCH_GATES = ("burst", "search", "search_pace")
 GATES = ("burst",)
 
@@ -229,11 +229,16 @@ def list_pages(client: SourceClient, path: str, params: dict[str, Any], hint: st
 
 
 def search_pages(client: SourceClient, obj: str, start_ms: int) -> Any:
-    """Yield each search page of records modified at or after `start_ms`, windowing past the 10k cap."""
+    """Yield (page, pages so far) for records modified at or after `start_ms`, paged by id.
+
+    Every page is its own search: `hs_object_id GTE <last id + 1>`, ascending by id, no `after`
+    offset. Offsets shift when a record of an earlier page is archived or merged mid-run (search
+    never returns archived records), which would silently skip the record at the next offset; id
+    keys do not shift, and the 10,000-result cap on one query's offsets never comes into play.
+    """
     prop = LAST_MODIFIED[obj]
     min_id: int | None = None
-    after = 0
-    windows = 1
+    pages = 0
     while True:
         filters: list[dict[str, Any]] = [{"propertyName": prop, "operator": "GTE", "value": str(start_ms)}]
         if min_id is not None:
@@ -244,21 +249,22 @@ def search_pages(client: SourceClient, obj: str, start_ms: int) -> Any:
             "properties": list(PROPERTIES[obj]),
             "limit": SEARCH_LIMIT,
         }
-        if after:
-            body["after"] = str(after)
         got = client.post(
             f"/crm/v3/objects/{obj}/search", body, gates=SEARCH_GATES, scope_hint=scope_hint(obj)
         )
-        yield got, windows
+        pages += 1
+        yield got, pages
         results = got.data.get("results") or []
-        nxt = ((got.data.get("paging") or {}).get("next") or {}).get("after")
-        if not results or not nxt:
+        more = ((got.data.get("paging") or {}).get("next") or {}).get("after")
+        if not results or not more:
             return
-        if int(nxt) + SEARCH_LIMIT > SEARCH_CAP:
-            last_id = max(int(r["id"]) for r in results)
-            min_id, after, windows = last_id + 1, 0, windows + 1
-        else:
-            after = int(nxt)
+        ids = [int(r["id"]) for r in results if str(r.get("id", "")).isdigit()]
+        if not ids:
+            raise RequestRejected(
+                f"hubspot {obj} search: a page of {len(results)} results carried no numeric ids",
+                source=SOURCE,
+            )
+        min_id = max(ids) + 1
 
 
 def sync_object(
@@ -283,19 +289,19 @@ def sync_object(
     raw_previous = (cursor or {}).get("last_modified_ms")
     previous = int(raw_previous) if raw_previous is not None else None
     probe_ms = probe_last_modified(client, obj)
-    if since_ms is not None:
-        start: int | None = since_ms
-    else:
-        start = previous - lookback_s * 1000 if previous is not None else None
+    resume = previous - lookback_s * 1000 if previous is not None else None
+    # `since` widens the window, never narrows it: starting later than the cursor would let the new
+    # cursor pass changes that were never read.
+    start = since_ms if resume is None else (resume if since_ms is None else min(since_ms, resume))
     if start is not None:
         result.mode = "incremental"
-        windows = 1
+        windows = 0
         for got, window in search_pages(client, obj, max(0, start)):
             windows = window
             run.write(got)
             if on_live_page is not None:
                 on_live_page(obj, got)
-        result.notes.append(f"search from {start} ms in {windows} id window(s)")
+        result.notes.append(f"search from {start} ms in {windows} page(s) keyed by hs_object_id")
     else:
         result.mode = "full"
         params = {"limit": LIST_LIMIT, "properties": ",".join(PROPERTIES[obj]), "archived": "false"}
@@ -309,9 +315,8 @@ def sync_object(
         run.write(got, deleted=True)
     result.notes.append(f"archived: {result.records - live_records}")
     new_ms = _min(run.max_seen_ms, probe_ms) if run.max_seen_ms is not None else None
-    floor = _max(previous, since_ms)
-    if floor is not None:
-        new_ms = _max(floor, new_ms)
+    if previous is not None:
+        new_ms = _max(previous, new_ms)
     result.cursor = {
         "v": 1,
         "last_modified_ms": new_ms,

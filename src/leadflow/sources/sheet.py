@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
@@ -37,6 +37,15 @@ HINTS = SourceHints(
     token_kind="link of a sheet published to the web",
     scope_advice="publish the sheet to the web (File > Share > Publish to web, CSV) or share it with anyone with the link",
 )
+
+
+def published_sheet_keys(url: str) -> tuple[str, ...]:
+    """The parts of a published sheet's link that grant access: `/d/<key>/` and `key=` values."""
+    parts = urlsplit(url)
+    segments = parts.path.split("/")
+    keys = [segments[i + 1] for i, seg in enumerate(segments[:-1]) if seg in {"d", "e"} and segments[i + 1]]
+    keys += [v for k, v in parse_qsl(parts.query) if k == "key" and v]
+    return tuple(keys)
 
 
 def extract(
@@ -59,7 +68,13 @@ def extract(
         )
     parts = urlsplit(settings.url)
     client = SourceClient(
-        SOURCE, f"{parts.scheme}://{parts.netloc}", None, http, session=session, hints=HINTS
+        SOURCE,
+        f"{parts.scheme}://{parts.netloc}",
+        None,
+        http,
+        session=session,
+        hints=HINTS,
+        redact=published_sheet_keys(settings.url),
     )
     previous = cursors.get(SOURCE, "leads") or {}
     sink = open_batch(SOURCE, "leads")

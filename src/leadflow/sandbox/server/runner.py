@@ -105,7 +105,10 @@ class SandboxServer:
         """Bind and serve in a background thread; returns once the port is bound."""
         self._thread = threading.Thread(target=self._run_thread, name="leadflow-sandbox", daemon=True)
         self._thread.start()
-        self._ready.wait(10)
+        if not self._ready.wait(30):
+            raise ConfigError(
+                f"sandbox server did not bind {self.config.host}:{self.config.port} within 30 s"
+            )
         if self._error is not None:
             raise ConfigError(
                 f"sandbox server could not bind {self.config.host}:{self.config.port}: {self._error}"
