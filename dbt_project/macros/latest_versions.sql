@@ -6,7 +6,8 @@
     Incremental: only raw rows loaded after the newest `_loaded_at` already processed are read (a
     literal watermark, so the scan skips old row groups), ranked together with the ranking keys of the
     current row of the same records (no payload is read from the table), and only records whose
-    winner is an incoming row are emitted and merged on `record_id`; a record whose current row still
+    winner is an incoming row are emitted and replaced on `record_id` (delete+insert: deletes and
+    appends, no in-place update, see docs/analyst-guide.md); a record whose current row still
     wins is left as it is (rewriting it would write the same row). `(record_id, record_hash)` is
     unique in raw, so an incoming row never ties a current row on all ranking keys; `is_incoming`
     only makes the order total. -#}

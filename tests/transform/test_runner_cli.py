@@ -14,7 +14,7 @@ from leadflow.errors import TransformError
 from leadflow.sandbox.generate import generate_world
 from leadflow.sandbox.scenario import load_scenario
 from leadflow.sandbox.world import hubspot_time
-from leadflow.transform.runner import build
+from leadflow.transform.runner import build, profile_env
 from leadflow.transform.show import funnel_counts
 from leadflow.transform.world_raw import write_raw_from_world
 
@@ -64,3 +64,18 @@ def test_failing_data_test_raises_transform_error(tiny_raw: tuple[Path, dict[str
     with pytest.raises(TransformError, match=r"expression_is_true_asks"):
         build(settings, as_of=as_of, progress=lambda d, t, n: seen.append((d, t, n)))
     assert seen and max(t for _, t, _ in seen) > 100  # progress saw the whole build
+
+
+def test_profile_env_turns_vacuum_off_except_when_compacting(tmp_path: Path) -> None:
+    wh = tmp_path / "w.duckdb"
+    assert profile_env(wh, "duckdb")["LEADFLOW_DBT_VACUUM_TASKS"] == "0"
+    assert profile_env(wh, "duckdb", full_refresh=True)["LEADFLOW_DBT_VACUUM_TASKS"] == "100"
+    assert profile_env(wh, "duckdb", compact=True)["LEADFLOW_DBT_VACUUM_TASKS"] == "100"
+    assert profile_env(wh, "duckdb", full_refresh=True, compact=False)["LEADFLOW_DBT_VACUUM_TASKS"] == "0"
+    env = profile_env(wh, "postgres", extra={"LEADFLOW_DBT_VACUUM_TASKS": "7", "LEADFLOW_PG_SCHEMA": "s"})
+    assert env == {
+        "LEADFLOW_WAREHOUSE": str(wh),
+        "LEADFLOW_DBT_TARGET": "postgres",
+        "LEADFLOW_DBT_VACUUM_TASKS": "7",
+        "LEADFLOW_PG_SCHEMA": "s",
+    }

@@ -27,8 +27,18 @@ console = Console(stderr=True)
     "--as-of", "as_of", default=None, help="ISO-8601 UTC point the marts describe (default: newest data)."
 )
 @click.option("--show/--no-show", default=False, help="Print the funnel and concession outcomes afterwards.")
+@click.option(
+    "--compact",
+    is_flag=True,
+    help="Let DuckDB reclaim the space of deleted rows (on by default with --full-refresh; run weekly).",
+)
 def command(
-    full_refresh: bool, select: tuple[str, ...], target: str | None, as_of: str | None, show: bool
+    full_refresh: bool,
+    select: tuple[str, ...],
+    target: str | None,
+    as_of: str | None,
+    show: bool,
+    compact: bool,
 ) -> None:
     """Build the marts with dbt (models, seeds and tests)."""
     from leadflow.transform.runner import build
@@ -54,6 +64,7 @@ def command(
             target=target,
             progress=progress,
             as_of=as_of,
+            compact=True if compact else None,
         )
     table = Table(title=f"dbt build on {summary.target} in {summary.elapsed_s:.1f} s")
     table.add_column("status")

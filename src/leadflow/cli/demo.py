@@ -91,7 +91,9 @@ def command(ctx: click.Context, scenario_path: Path, home: Path, weeks: int, cal
         console.rule("what landed")
         ctx.invoke(pipeline_cli.state, config_path=None)
     console.rule("dbt build")
-    ctx.invoke(build_cli.command, full_refresh=False, select=(), target=None, as_of=None, show=True)
+    ctx.invoke(
+        build_cli.command, full_refresh=False, select=(), target=None, as_of=None, show=True, compact=False
+    )
     table, all_equal = _truth_table(home / "leadflow.duckdb", world.truth)
     console.print(table)
     from leadflow.charts import outcomes_forest_svg, read_outcomes

@@ -7,6 +7,10 @@ selection and `--full-refresh`, reports per-node progress and returns a `BuildSu
 dbt docs followed: https://docs.getdbt.com/reference/programmatic-invocations (one invocation at a
 time per process; callbacks receive every structured event).
 
+Incremental builds run with DuckDB's checkpoint vacuum off (`LEADFLOW_DBT_VACUUM_TASKS=0`, see
+`profile_env`): rows deleted by delete+insert keep their space until a `compact=True` or
+`--full-refresh` build, instead of every small build rewriting the tables it deleted from.
+
 Known limits: dbt's global flags and adapter caches are per process, so two builds must not run
 concurrently in one process; the DuckDB file must not be held open by another writer meanwhile.
 """
@@ -30,6 +34,7 @@ ProgressFn = Callable[[int, int, str], None]
 """(nodes done, nodes total, unique id of the node that just finished) -> None."""
 
 _LOCK = threading.Lock()
+_VACUUM_TASKS = 100  # DuckDB's default `max_vacuum_tasks`
 _RESULT_EVENTS = {"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult", "LogNodeResult"}
 
 
@@ -100,6 +105,28 @@ def _release_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
+def profile_env(
+    warehouse: Path,
+    target: str,
+    *,
+    full_refresh: bool = False,
+    compact: bool | None = None,
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment `profiles.yml` reads: warehouse, target and DuckDB's `max_vacuum_tasks`.
+
+    Vacuuming (merging row groups that have deleted rows) rewrites whole tables at a checkpoint, so it
+    is off unless `compact` (default: `full_refresh`); `extra` entries win.
+    """
+    vacuum = full_refresh if compact is None else compact
+    return {
+        "LEADFLOW_WAREHOUSE": str(warehouse),
+        "LEADFLOW_DBT_TARGET": target,
+        "LEADFLOW_DBT_VACUUM_TASKS": str(_VACUUM_TASKS if vacuum else 0),
+        **(extra or {}),
+    }
+
+
 def dbt_args(
     command: str,
     *,
@@ -146,13 +173,17 @@ def build(
     command: str = "build",
     env: dict[str, str] | None = None,
     raise_on_failure: bool = True,
+    compact: bool | None = None,
 ) -> BuildSummary:
     """Run `dbt build` (or `command`) on the warehouse of `settings`; return what happened.
 
     `target` is `duckdb` (default: `settings.dbt_target`) or `postgres`; `as_of` (ISO-8601 UTC) fixes
     the point in time the marts describe (default: the newest source version in the data).
-    `env` adds environment variables for the profile (e.g. `LEADFLOW_PG_SCHEMA`). Raises
-    `TransformError` naming the failed nodes unless `raise_on_failure` is false.
+    `env` adds environment variables for the profile (e.g. `LEADFLOW_PG_SCHEMA`). `compact` (DuckDB;
+    default: only with `full_refresh`) lets checkpoints vacuum row groups, i.e. reclaim the space of
+    rows deleted by incremental builds; without it a build after a small sync writes only what
+    changed instead of rewriting every table it deleted from. Raises `TransformError` naming the
+    failed nodes unless `raise_on_failure` is false.
     """
     from dbt.cli.main import dbtRunner
 
@@ -179,7 +210,7 @@ def build(
         if progress is not None:
             progress(int(getattr(data, "index", 0)), int(getattr(data, "total", 0)), node)
 
-    values = {"LEADFLOW_WAREHOUSE": str(warehouse), "LEADFLOW_DBT_TARGET": tgt, **(env or {})}
+    values = profile_env(warehouse, tgt, full_refresh=full_refresh, compact=compact, extra=env)
     started = time.perf_counter()
     with _LOCK, _environment(values):
         try:
