@@ -239,3 +239,24 @@ def test_server_starts_at_world_clock_start(world: World) -> None:
     with SandboxServer(world, ServerConfig()) as server:  # hand-built worlds start at the end
         assert server.clock_ms == world.clock_start_ms == world.end_ms
         assert requests.get(f"{server.url}/_sandbox/clock", timeout=10).json()["at_end"] is True
+
+
+def test_every_scenario_limit_and_fault_reaches_the_server_config() -> None:
+    """The scenario and the server name their knobs separately; a rename must fail, not fall back."""
+    from dataclasses import fields
+
+    from leadflow.errors import ConfigError
+    from leadflow.sandbox.scenario import Faults as ScenarioFaults
+    from leadflow.sandbox.scenario import Limits as ScenarioLimits
+    from leadflow.sandbox.server.config import faults_from, limits_from
+
+    limits = ScenarioLimits(**{f.name: 7 + i for i, f in enumerate(fields(ScenarioLimits))})
+    got = limits_from(limits)
+    assert sorted(vars(got).values()) == sorted(vars(limits).values())  # every value arrived somewhere
+    server_faults = {f.name for f in fields(ScenarioFaults)} - {"webhook_duplicates", "webhook_reorder"}
+    faults = ScenarioFaults(**{name: 0.5 for name in server_faults})
+    assert all(getattr(faults_from(faults), name) == 0.5 for name in server_faults)
+    with pytest.raises(ConfigError, match="hubspot_burst_per_10"):
+        limits_from({"hubspot_burst_per_10": 5})  # a typo is an error, not a silent default
+    with pytest.raises(ConfigError, match="server_error"):
+        faults_from({"server_error": 0.1})

@@ -9,7 +9,7 @@ per-request probabilities in [0, 1], all 0 (off) by default.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from leadflow.errors import ConfigError
@@ -88,27 +88,42 @@ class ServerConfig:
     calendly_uri_base: str = "https://api.calendly.com"
 
 
-def _read(source: object, name: str, default: float) -> str:
-    value = source.get(name, default) if isinstance(source, dict) else getattr(source, name, default)
-    return str(default if value is None else value)
+# Scenario knob names that map onto another name here, and knobs that belong to the webhook sender.
+_LIMIT_ALIASES = {"hubspot_daily": "daily"}
+_NOT_SERVER_FAULTS = frozenset({"webhook_duplicates", "webhook_reorder"})
+
+
+def _values(source: object) -> dict[str, Any]:
+    if isinstance(source, dict):
+        return dict(source)
+    if is_dataclass(source) and not isinstance(source, type):
+        return {f.name: getattr(source, f.name) for f in fields(source)}
+    raise ConfigError(f"cannot read sandbox settings from a {type(source).__name__}")
+
+
+def _check_known(kind: str, names: set[str], known: set[str]) -> None:
+    unknown = names - known
+    if unknown:
+        # a renamed knob on one side must fail loudly, not fall back to a default
+        raise ConfigError(f"unknown sandbox {kind} {sorted(unknown)}; known: {sorted(known)}")
 
 
 def limits_from(source: object | None) -> Limits:
-    """Limits from any object or mapping with Limits' field names (e.g. a scenario's `limits`)."""
+    """Limits from a mapping or dataclass with Limits' field names (a scenario's `limits` says `hubspot_daily`)."""
     if source is None:
         return Limits()
-    base = Limits()
-    values = {f: int(float(_read(source, f, getattr(base, f)))) for f in Limits.__dataclass_fields__}
-    values["daily"] = int(float(_read(source, "hubspot_daily", values["daily"])))  # the scenario's name
-    return Limits(**values)
+    raw = {_LIMIT_ALIASES.get(k, k): v for k, v in _values(source).items()}
+    _check_known("limits", set(raw), set(Limits.__dataclass_fields__))
+    return Limits(**{k: int(float(v)) for k, v in raw.items() if v is not None})
 
 
 def faults_from(source: object | None) -> Faults:
-    """Faults from any object or mapping with Faults' field names (e.g. a scenario's `faults`)."""
+    """Faults from a mapping or dataclass with Faults' field names (e.g. a scenario's `faults`)."""
     if source is None:
         return Faults()
-    base = Faults()
-    faults = Faults(**{f: float(_read(source, f, getattr(base, f))) for f in Faults.__dataclass_fields__})
+    raw = {k: v for k, v in _values(source).items() if k not in _NOT_SERVER_FAULTS}
+    _check_known("faults", set(raw), set(Faults.__dataclass_fields__))
+    faults = Faults(**{k: float(v) for k, v in raw.items() if v is not None})
     faults.validate()
     return faults
 
