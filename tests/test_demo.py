@@ -39,6 +39,9 @@ def test_demo_on_tiny_scenario_matches_the_truth(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "funnel and per-condition counts equal the sandbox truth" in proc.stdout
     assert "sync 2/2 (incremental)" in proc.stdout
+    # the truth check covers the concession conditions too, not only the funnel
+    assert "direct: asked" in proc.stdout and "door_in_the_face: accepted" in proc.stdout
+    assert "DIFF" not in proc.stdout
     con = duckdb.connect(str(tmp_path / "demo" / "leadflow.duckdb"), read_only=True)
     try:
         loaded_batches = con.execute(

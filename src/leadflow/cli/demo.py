@@ -21,7 +21,9 @@ WEEK_S = 7 * 24 * 3600
 
 
 def _truth_table(warehouse: Path, truth: dict) -> tuple[Table, bool]:
-    """Funnel counts in `marts.leads` against the scenario's truth file."""
+    """Funnel counts (`marts.leads`) and per-condition target asks asked/accepted
+    (`marts.concession_outcomes`, overall) against the scenario's truth file."""
+    from leadflow.charts import read_outcomes
     from leadflow.transform.show import funnel_counts
 
     table = Table(title="marts vs sandbox truth")
@@ -35,6 +37,16 @@ def _truth_table(warehouse: Path, truth: dict) -> tuple[Table, bool]:
         table.add_row(
             stage, f"{n:,}", f"{expected:,}" if expected is not None else "-", "ok" if ok else "DIFF"
         )
+    for row in read_outcomes(warehouse):
+        planted = truth["strategies"].get(row.condition, {})
+        for label, got, want in (
+            ("asked", row.n, planted.get("asked")),
+            ("accepted", row.accepted, planted.get("accepted")),
+        ):
+            ok = got == want
+            all_equal &= ok
+            want_text = f"{want:,}" if want is not None else "-"
+            table.add_row(f"{row.condition}: {label}", f"{got:,}", want_text, "ok" if ok else "DIFF")
     return table, all_equal
 
 
