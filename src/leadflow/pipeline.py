@@ -10,8 +10,8 @@ repaired by running the same step again: see docs/landing.md.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -66,15 +66,17 @@ def extract(
     progress: SourceProgress | None = None,
     cursors: CursorLookup | None = None,
     session: Any = None,
+    store: LandingStore | None = None,
 ) -> list[ExtractResult]:
     """Pull one source into landing batches (one per entity); nothing touches DuckDB but a cursor read.
 
     On failure every batch this call opened and did not complete is aborted (its cursor never moves).
+    `store` lets `sync` share one store object, to hear about completed batches and to cancel.
     """
     connector = _connector(source)
     from leadflow.sources.http import make_session
 
-    store = LandingStore(settings.landing_dir)
+    store = store if store is not None else LandingStore(settings.landing_dir)
     lookup = cursors if cursors is not None else CommittedCursors.read(settings.warehouse)
     own_session = session is None
     sess = make_session() if own_session else session
@@ -117,11 +119,15 @@ def sync(
     progress: SourceProgress | None = None,
     on_batch: BatchHook | None = None,
     raise_errors: bool = True,
+    entities: Mapping[str, Sequence[str]] | None = None,
 ) -> SyncReport:
-    """Extract the sources in parallel threads, then load everything landed.
+    """Extract the sources in parallel threads while this thread loads every batch as soon as it completes.
 
+    The writer connection is held for the whole sync (one writer); extraction never touches DuckDB.
+    A long pass completes resumable batches as it goes (D25), so loading overlaps fetching (D26).
     A source that fails does not stop the others; whatever completed is loaded, then the first error
-    is raised (unless `raise_errors` is false: then it is in `SyncReport.errors`).
+    is raised (unless `raise_errors` is false: then it is in `SyncReport.errors`). A failing load
+    stops the extractors at their next page and is raised. `entities` limits what a source pulls.
     """
     chosen = list(sources) if sources else configured_sources(settings)
     if not chosen:
@@ -132,20 +138,54 @@ def sync(
     for s in chosen:
         _connector(s)
     cursors = CommittedCursors.read(settings.warehouse)
+    store = LandingStore(settings.landing_dir)
+    store.clean_tmp()
     report = SyncReport()
-    with ThreadPoolExecutor(max_workers=len(chosen), thread_name_prefix="extract") as pool:
+    with (
+        connect_writer(settings.warehouse, memory_limit=LOAD_MEMORY_LIMIT) as con,
+        ThreadPoolExecutor(max_workers=len(chosen), thread_name_prefix="extract") as pool,
+    ):
         futures = {
-            s: pool.submit(extract, settings, s, since, progress=progress, cursors=cursors) for s in chosen
+            s: pool.submit(
+                extract,
+                settings,
+                s,
+                since,
+                entities=(entities or {}).get(s),
+                progress=progress,
+                cursors=cursors,
+                store=store,
+            )
+            for s in chosen
         }
-        for s, fut in futures.items():
-            try:
-                report.extracted.extend(fut.result())
-            except Exception as exc:  # any failure stays with its source; the others still load
-                report.errors[s] = exc
-    report.loaded = load(settings, on_batch=on_batch)
+        for fut in futures.values():
+            fut.add_done_callback(lambda _: store.notify())
+        try:
+            _load_while_extracting(con, store, list(futures.values()), report.loaded, on_batch)
+        except BaseException:
+            store.cancel("the loader failed")
+            raise
+    for s, fut in futures.items():
+        try:
+            report.extracted.extend(fut.result())
+        except Exception as exc:  # any failure stays with its source; the others still load
+            report.errors[s] = exc
     if report.errors and raise_errors:
         raise next(iter(report.errors.values()))
     return report
+
+
+def _load_while_extracting(
+    con: Any, store: LandingStore, producers: list[Future[Any]], into: LoadReport, on_batch: BatchHook | None
+) -> None:
+    """Load pending batches until every producer is done and nothing is pending."""
+    while True:
+        seen = store.completed_batches
+        running = any(not f.done() for f in producers)
+        into.batches.extend(load_pending(con, store, on_batch=on_batch).batches)
+        if not running:
+            return
+        store.wait_for_batch(seen, timeout=1.0)
 
 
 def state(settings: Settings) -> WarehouseState:

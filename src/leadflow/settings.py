@@ -49,6 +49,7 @@ class HubSpotSettings:
     burst_per_10s: int = 100
     search_per_s: int = 5
     search_lookback_s: int = 300
+    batch_records: int = 50_000  # a long pass completes a resumable batch every N records; 0: one per run
 
 
 @dataclass(frozen=True)

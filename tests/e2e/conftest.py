@@ -23,6 +23,8 @@ HTTP_ENV = {
     "LEADFLOW_HUBSPOT_BURST_PER_10S": "5000",
     "LEADFLOW_HUBSPOT_SEARCH_PER_S": "200",
     "LEADFLOW_CALENDLY_REQUESTS_PER_MIN": "100000",
+    # small resumable batches, so the example worlds' backfills complete several (D25) while loading overlaps
+    "LEADFLOW_HUBSPOT_BATCH_RECORDS": "500",
 }
 
 # Columns that identify a landed version; _batch_id, _file_hash and _loaded_at differ between runs,

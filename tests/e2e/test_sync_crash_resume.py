@@ -139,3 +139,46 @@ def test_killed_syncs_resume_to_the_same_raw_tables(tmp_path: Path) -> None:
     assert len(killed) >= KILLS, reached
     # the kills covered fetch, landing, the load transaction and the step after its commit
     assert {"extract.page", "load.rows", "load.cursor", "load.committed"} <= set(killed), reached
+
+
+@pytest.mark.slow
+def test_a_backfill_killed_between_its_batches_resumes_where_the_last_one_ended(tmp_path: Path) -> None:
+    """With resumable batches (D25), a killed backfill continues from the last committed batch."""
+    from leadflow.sandbox.server.testworld import make_world
+
+    world = make_world(700, days=30)
+    chunked = {"LEADFLOW_HUBSPOT_BATCH_RECORDS": "100"}
+    with sandbox(world, clock_ms=world.end_ms) as server:
+        ref_home = tmp_path / "ref"
+        ref = run_sync(child_env(env_for(server, ref_home) | chunked), tmp_path)
+        assert ref.returncode == 0, ref.stderr[-3000:]
+        expected = raw_snapshot(ref_home / "leadflow.duckdb")
+        home = tmp_path / "killed"
+        env = env_for(server, home) | chunked | {"LEADFLOW_TEST_PAUSE_AT": "load.committed"}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "leadflow", "sync"],
+            env=child_env(env | {"LEADFLOW_TEST_PAUSE_S": "0.3"}),
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stderr is not None
+        contacts_loaded = 0
+        for line in proc.stderr:
+            if line.strip() == "leadflow-pause load.committed hubspot/contacts":
+                contacts_loaded += 1
+                if contacts_loaded == 3:
+                    proc.send_signal(signal.SIGKILL)
+                    break
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        (cursor,) = query(
+            home / "leadflow.duckdb", "SELECT cursor FROM raw._cursors WHERE entity = 'contacts'"
+        )[0]
+        assert '"resume"' in cursor  # the kill left a backfill half done, with its resume point
+        resumed = run_sync(child_env(env_for(server, home) | chunked | {"COLUMNS": "400"}), tmp_path)
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        assert "backfill resumed" in resumed.stdout  # the extract table's notes
+        assert raw_snapshot(home / "leadflow.duckdb") == expected
+        assert not list((home / "landing" / "batches" / "pending").glob("*.json"))

@@ -156,6 +156,25 @@ class LandingStore:
             d.mkdir(parents=True, exist_ok=True)
         self._open: set[BatchWriter] = set()
         self._lock = threading.Lock()
+        self._changed = threading.Condition()
+        self.completed_batches = 0  # batches completed through this store object (any thread)
+        self.cancelled: str | None = None
+
+    def notify(self) -> None:
+        """Wake whoever waits in `wait_for_batch` (a batch completed, or a producer finished)."""
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_for_batch(self, seen: int, timeout: float) -> None:
+        """Block until more than `seen` batches completed here, `notify` is called, or `timeout` passes."""
+        with self._changed:
+            if self.completed_batches == seen:
+                self._changed.wait(timeout)
+
+    def cancel(self, reason: str) -> None:
+        """Make every later `write_page` of this store's writers fail with `reason` (stops extractors)."""
+        self.cancelled = reason
+        self.notify()
 
     def segment_path(self, sha256: str) -> Path:
         return self.files_dir / sha256[:2] / f"{sha256}.jsonl"
@@ -167,9 +186,13 @@ class LandingStore:
             self._open.add(writer)
         return writer
 
-    def _closed(self, writer: BatchWriter) -> None:
+    def _closed(self, writer: BatchWriter, *, completed: bool = False) -> None:
         with self._lock:
             self._open.discard(writer)
+        if completed:
+            with self._changed:
+                self.completed_batches += 1
+                self._changed.notify_all()
 
     def abort_open(self) -> int:
         """Abort every batch opened here and not completed (after a failed extract); returns how many."""
@@ -239,6 +262,8 @@ class BatchWriter:
             raise LandingError(
                 f"batch {self.source}/{self.entity} got a page of {page.source}/{page.entity}; open one batch per entity"
             )
+        if self.store.cancelled:
+            raise LandingError(f"landing of {self.source}/{self.entity} stopped: {self.store.cancelled}")
         line = (
             orjson.dumps(
                 {
@@ -309,7 +334,7 @@ class BatchWriter:
             )
             write_atomic(manifest.path, manifest.to_json(), self.store.tmp_dir)
             self.manifest = manifest
-        self.store._closed(self)
+        self.store._closed(self, completed=True)
         pause_at("extract.complete")
 
     def abort(self) -> None:

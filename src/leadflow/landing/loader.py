@@ -333,7 +333,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, store: LandingStore, manifest: Ma
         raise
     finally:
         con.execute(f"DROP TABLE IF EXISTS {STAGE}")
-    pause_at("load.committed")
+    pause_at("load.committed", f"{manifest.source}/{manifest.entity}")
     store.mark_loaded(manifest)
     result.seconds = time.perf_counter() - started
     return result

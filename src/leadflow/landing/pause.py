@@ -14,11 +14,14 @@ import sys
 import time
 
 
-def pause_at(phase: str) -> None:
-    """Sleep here if the test hook names this phase; otherwise return at once."""
+def pause_at(phase: str, detail: str = "") -> None:
+    """Sleep here if the test hook names this phase; otherwise return at once. `detail` (e.g. the
+    batch's `source/entity`) follows the phase in the announcement."""
     wanted = os.environ.get("LEADFLOW_TEST_PAUSE_AT")
     if not wanted:
         return
     if phase in wanted.split(",") or wanted == "*":
-        print(f"leadflow-pause {phase}", file=sys.stderr, flush=True)  # lets the test see where it killed
+        print(
+            f"leadflow-pause {phase} {detail}".rstrip(), file=sys.stderr, flush=True
+        )  # lets the test see where it killed
         time.sleep(float(os.environ.get("LEADFLOW_TEST_PAUSE_S", "0.5")))

@@ -6,6 +6,7 @@ with the cursor it advances to. Landing decides where bytes go. Tests can pass a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -40,3 +41,30 @@ class PageSink(Protocol):
 
     def complete(self, cursor: dict[str, Any] | None) -> None:
         """Close the batch; `cursor` is the watermark the batch advances to once loaded."""
+
+
+class BatchChain:
+    """The open batch of one (source, entity), and the means to complete it and open the next.
+
+    A long pass (a backfill of a million contacts) completes a batch every so often with a cursor
+    that says where to resume, so the loader can load it while the pass goes on and a crashed pass
+    resumes instead of restarting. `BatchChain` is itself a `PageSink`: code that never rotates
+    cannot tell it from a single batch. Not thread-safe across `rotate` (callers serialise it).
+    """
+
+    def __init__(self, open_batch: Callable[[], PageSink]) -> None:
+        self._open = open_batch
+        self.current = open_batch()
+        self.completed = 0
+
+    def write_page(self, page: Page) -> None:
+        self.current.write_page(page)
+
+    def complete(self, cursor: dict[str, Any] | None) -> None:
+        self.current.complete(cursor)
+        self.completed += 1
+
+    def rotate(self, cursor: dict[str, Any] | None) -> None:
+        """Complete the open batch with `cursor` (a resume point) and open the next one."""
+        self.complete(cursor)
+        self.current = self._open()

@@ -38,4 +38,5 @@ class ExtractResult:
     records: int = 0
     mode: str = "full"  # full | incremental | archived | unchanged
     cursor: dict[str, Any] | None = None
+    batches: int = 0  # resumable batches completed before the last one (long passes, see hubspot_objects)
     notes: list[str] = field(default_factory=list)

@@ -21,12 +21,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import requests
 
 from leadflow.errors import ConfigError
-from leadflow.landing.sink import Page, PageSink
+from leadflow.landing.sink import BatchChain, Page, PageSink
 from leadflow.settings import HttpSettings, HubSpotSettings
 from leadflow.sources.base import BatchOpener, CursorLookup, ExtractResult, ProgressHook
 from leadflow.sources.entities import check_entities, since_to_ms
@@ -134,7 +135,8 @@ def extract(
 
     client = make_client(settings, http, session, limiter)
     since_ms = since_to_ms(since)
-    sinks = {e: open_batch(SOURCE, e) for e in wanted}  # opened here, on the caller's thread
+    # Opened here, on the caller's thread; object passes may complete resumable batches as they go.
+    sinks: dict[str, PageSink] = {e: BatchChain(partial(open_batch, SOURCE, e)) for e in wanted}
     assoc = AssociationReader(client, sinks["associations"], progress) if "associations" in wanted else None
 
     def object_task(obj: str) -> Callable[[], ExtractResult | None]:
@@ -149,6 +151,8 @@ def extract(
                 on_live_page=assoc.on_page if assoc else None,
                 progress=progress,
                 complete=not feeds_associations(obj),
+                chunk_records=settings.batch_records,
+                on_chunk=assoc.checkpoint if assoc and feeds_associations(obj) else None,
             )
             if assoc is not None:
                 assoc.flush(obj)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from leadflow.landing.sink import Page, PageSink
+from leadflow.landing.sink import BatchChain, Page, PageSink
 from leadflow.sources.base import ExtractResult, ProgressHook
 from leadflow.sources.http import Fetched, SourceClient
 from leadflow.sources.hubspot_objects import GATES, SOURCE, list_pages
@@ -102,13 +102,24 @@ class AssociationReader:
         if self.progress is not None:
             self.progress(ENTITY, len(records))
 
+    def checkpoint(self, obj: str) -> None:
+        """Land every association of `obj` read so far: flush its ids, then complete the open batch.
+
+        An object pass calls this before it completes a resumable batch of its own, so an object
+        batch never commits ahead of its associations (D22). Needs a `BatchChain` sink.
+        """
+        self.flush(obj)
+        with self._lock:
+            if not isinstance(self.sink, BatchChain):
+                raise TypeError("AssociationReader.checkpoint needs a BatchChain sink")
+            self.sink.rotate(self._cursor())
+
     def complete(self) -> ExtractResult:
         """Close the batch with an informational cursor."""
-        self.result.cursor = {
-            "v": 1,
-            "from_types": sorted(self._types),
-            "to_type": TO_TYPE,
-            "ids_read": self._ids,
-        }
-        self.sink.complete(self.result.cursor)
+        with self._lock:
+            self.result.cursor = self._cursor()
+            self.sink.complete(self.result.cursor)
         return self.result
+
+    def _cursor(self) -> dict[str, Any]:
+        return {"v": 1, "from_types": sorted(self._types), "to_type": TO_TYPE, "ids_read": self._ids}

@@ -17,13 +17,20 @@ Follows `shared/reference/free-tool-apis.md` §1.2-1.4 (HubSpot "Using Object AP
 
 Cursor (one per object type)::
 
-    {"v": 1, "last_modified_ms": int | None, "max_seen_ms": int | None, "archived_max_ms": int | None}
+    {"v": 1, "last_modified_ms": int | None, "max_seen_ms": int | None, "archived_max_ms": int | None,
+     "resume": {...}}   # only while a long pass is under way, see below
 
 `max_seen_ms` is the largest last-modified value on any page of this run. Before reading, the run asks
 search for the current largest last-modified value (`probe_ms`: one search, sorted descending, limit
 1). `last_modified_ms` = min(max_seen_ms, probe_ms), never below the previous cursor: a record changed
 while the run was paging past its id has a last-modified time after the probe, so the next run, which
 starts at last_modified_ms - lookback, reads it. No wall clock is involved; all times are the source's.
+
+Long passes complete a batch every `HubSpotSettings.batch_records` records (decision D25). Such a batch's
+cursor keeps `last_modified_ms` where it was and adds `resume`: `{"mode": "list", "after": token}` or
+`{"mode": "search", "start_ms", "min_id"}`, with the pass's `probe_ms` and `max_seen_ms` so far. The
+next run continues from there (a list token the server refuses restarts the backfill) and the pass's
+last batch sets `last_modified_ms` from the probe taken when the pass began.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from leadflow.errors import RequestRejected
-from leadflow.landing.sink import Page, PageSink
+from leadflow.landing.sink import BatchChain, Page, PageSink
 from leadflow.sources.base import ExtractResult, ProgressHook
 from leadflow.sources.http import Fetched, SourceClient
 
@@ -117,6 +124,9 @@ SCOPE_HINTS = {
 PageHook = Callable[[str, Fetched], None]
 """(object type, a fetched page of live records) -> None; the associations pass hooks in here."""
 
+ChunkHook = Callable[[str], None]
+"""(object type) -> None; runs before a resumable batch of that type completes."""
+
 
 def scope_hint(obj: str) -> str:
     return SCOPE_HINTS.get(
@@ -148,7 +158,7 @@ def max_ms(values: Iterable[Any]) -> int | None:
     texts = [str(v) for v in values if v is not None and v != ""]
     best: dict[tuple[int, str], str] = {}
     for text in texts:
-        key = (len(text), "Z" if text.endswith("Z") else text[-6:])
+        key = (len(text), "digits" if text.isdigit() else "Z" if text.endswith("Z") else text[-6:])
         if text > best.get(key, ""):
             best[key] = text
     parsed = [to_ms(text) for text in best.values()]
@@ -165,6 +175,7 @@ class _Run:
     progress: ProgressHook | None
     max_seen_ms: int | None = None
     archived_max_ms: int | None = None
+    chunk_records: int = 0
 
     def write(self, fetched: Fetched, *, deleted: bool = False) -> list[dict[str, Any]]:
         records = fetched.data.get("results") or []
@@ -181,6 +192,7 @@ class _Run:
         )
         self.result.pages += 1
         self.result.records += len(records)
+        self.chunk_records += len(records)
         prop = LAST_MODIFIED[self.obj]
         if deleted:
             self.archived_max_ms = _max(self.archived_max_ms, max_ms(r.get("archivedAt") for r in records))
@@ -216,28 +228,35 @@ def probe_last_modified(client: SourceClient, obj: str) -> int | None:
     return to_ms((results[0].get("properties") or {}).get(prop)) or to_ms(results[0].get("updatedAt"))
 
 
-def list_pages(client: SourceClient, path: str, params: dict[str, Any], hint: str) -> Any:
-    """Yield each page of a v3 list endpoint, following `paging.next.after`."""
-    after: str | None = None
+def next_after(got: Fetched) -> str | None:
+    """The `paging.next.after` token of a list page (None on the last page)."""
+    token = ((got.data.get("paging") or {}).get("next") or {}).get("after")
+    return str(token) if token and got.data.get("results") else None
+
+
+def list_pages(
+    client: SourceClient, path: str, params: dict[str, Any], hint: str, after: str | None = None
+) -> Any:
+    """Yield each page of a v3 list endpoint, following `paging.next.after` (from `after` when given)."""
     while True:
         page_params = dict(params, after=after) if after else params
         got = client.get(path, page_params, gates=GATES, scope_hint=hint)
         yield got
-        after = ((got.data.get("paging") or {}).get("next") or {}).get("after")
-        if not after or not got.data.get("results"):
+        after = next_after(got)
+        if after is None:
             return
 
 
-def search_pages(client: SourceClient, obj: str, start_ms: int) -> Any:
-    """Yield (page, pages so far) for records modified at or after `start_ms`, paged by id.
+def search_pages(client: SourceClient, obj: str, start_ms: int, min_id: int | None = None) -> Any:
+    """Yield (page, pages so far, next min id or None) for records modified at or after `start_ms`.
 
     Every page is its own search: `hs_object_id GTE <last id + 1>`, ascending by id, no `after`
     offset. Offsets shift when a record of an earlier page is archived or merged mid-run (search
     never returns archived records), which would silently skip the record at the next offset; id
     keys do not shift, and the 10,000-result cap on one query's offsets never comes into play.
+    `min_id` resumes a search that an earlier run completed batches of.
     """
     prop = LAST_MODIFIED[obj]
-    min_id: int | None = None
     pages = 0
     while True:
         filters: list[dict[str, Any]] = [{"propertyName": prop, "operator": "GTE", "value": str(start_ms)}]
@@ -253,10 +272,10 @@ def search_pages(client: SourceClient, obj: str, start_ms: int) -> Any:
             f"/crm/v3/objects/{obj}/search", body, gates=SEARCH_GATES, scope_hint=scope_hint(obj)
         )
         pages += 1
-        yield got, pages
         results = got.data.get("results") or []
         more = ((got.data.get("paging") or {}).get("next") or {}).get("after")
         if not results or not more:
+            yield got, pages, None
             return
         ids = [int(r["id"]) for r in results if str(r.get("id", "")).isdigit()]
         if not ids:
@@ -265,6 +284,28 @@ def search_pages(client: SourceClient, obj: str, start_ms: int) -> Any:
                 source=SOURCE,
             )
         min_id = max(ids) + 1
+        yield got, pages, min_id
+
+
+def _resumed_list_pages(
+    client: SourceClient, obj: str, params: dict[str, Any], after: str | None, notes: list[str]
+) -> Any:
+    """`list_pages` from a stored `after`; a token the server no longer accepts (400) restarts the list."""
+    path, hint = f"/crm/v3/objects/{obj}", scope_hint(obj)
+    if after:
+        try:
+            first = client.get(path, dict(params, after=after), gates=GATES, scope_hint=hint)
+        except RequestRejected as exc:
+            if exc.status != 400:
+                raise
+            notes.append("the stored resume point was refused (400): backfill restarted from the start")
+        else:
+            yield first
+            after = next_after(first)
+            if after is not None:
+                yield from list_pages(client, path, params, hint, after)
+            return
+    yield from list_pages(client, path, params, hint)
 
 
 def sync_object(
@@ -278,37 +319,89 @@ def sync_object(
     on_live_page: PageHook | None = None,
     progress: ProgressHook | None = None,
     complete: bool = True,
+    chunk_records: int = 0,
+    on_chunk: ChunkHook | None = None,
 ) -> ExtractResult:
     """Pull one object type into `sink` (live pages, then the archived pass) and complete it.
 
     With `complete=False` the caller completes the sink with `result.cursor` later (after the
     associations read from these pages have landed, so a cursor never passes unread associations).
+
+    When `sink` is a `BatchChain` and `chunk_records` > 0, the live pass completes a batch every
+    `chunk_records` records with a cursor holding a resume point (`resume`: the list's next `after`
+    token, or the search's next `hs_object_id`, plus the probe time of the pass's start), so the
+    loader can load it while the pass goes on and a crashed pass resumes where its last batch ended.
+    `on_chunk(obj)` runs before each such batch completes (the associations pass flushes there).
     """
     result = ExtractResult(SOURCE, obj)
     run = _Run(obj, sink, result, progress)
-    raw_previous = (cursor or {}).get("last_modified_ms")
+    previous_cursor = cursor or {}
+    raw_previous = previous_cursor.get("last_modified_ms")
     previous = int(raw_previous) if raw_previous is not None else None
-    probe_ms = probe_last_modified(client, obj)
-    resume = previous - lookback_s * 1000 if previous is not None else None
-    # `since` widens the window, never narrows it: starting later than the cursor would let the new
-    # cursor pass changes that were never read.
-    start = since_ms if resume is None else (resume if since_ms is None else min(since_ms, resume))
-    if start is not None:
-        result.mode = "incremental"
-        windows = 0
-        for got, window in search_pages(client, obj, max(0, start)):
-            windows = window
-            run.write(got)
-            if on_live_page is not None:
-                on_live_page(obj, got)
-        result.notes.append(f"search from {start} ms in {windows} page(s) keyed by hs_object_id")
+    resume: dict[str, Any] = dict(previous_cursor.get("resume") or {})
+    if resume:
+        probe_ms = resume.get("probe_ms")  # the pass's own start: changes since then are read next run
+        run.max_seen_ms = resume.get("max_seen_ms")
     else:
+        probe_ms = probe_last_modified(client, obj)
+
+    def cut(point: dict[str, Any] | None) -> None:
+        """Complete a resumable batch once the open one holds `chunk_records` records."""
+        if point is None or not chunk_records or run.chunk_records < chunk_records:
+            return
+        if not isinstance(sink, BatchChain):
+            return
+        if on_chunk is not None:
+            on_chunk(obj)
+        state = {**point, "probe_ms": probe_ms, "max_seen_ms": run.max_seen_ms}
+        sink.rotate(_cursor(previous_cursor, run, last_modified_ms=previous, resume=state))
+        run.chunk_records = 0
+        result.batches += 1
+
+    def live(got: Fetched) -> None:
+        run.write(got)
+        if on_live_page is not None:
+            on_live_page(obj, got)
+
+    resumed_search = resume.get("mode") == "search"
+    if resume.get("mode") == "list":
         result.mode = "full"
+        result.notes.append(f"backfill resumed after {resume.get('after')!r}")
         params = {"limit": LIST_LIMIT, "properties": ",".join(PROPERTIES[obj]), "archived": "false"}
-        for got in list_pages(client, f"/crm/v3/objects/{obj}", params, scope_hint(obj)):
-            run.write(got)
-            if on_live_page is not None:
-                on_live_page(obj, got)
+        for got in _resumed_list_pages(client, obj, params, resume.get("after"), result.notes):
+            live(got)
+            after = next_after(got)
+            cut({"mode": "list", "after": after} if after else None)
+    else:
+        lookback_start = previous - lookback_s * 1000 if previous is not None else None
+        # `since` widens the window, never narrows it: starting later than the cursor would let the new
+        # cursor pass changes that were never read.
+        start = (
+            since_ms
+            if lookback_start is None
+            else min(x for x in (since_ms, lookback_start) if x is not None)
+        )
+        min_id: int | None = None
+        if resumed_search:
+            start, min_id = int(resume["start_ms"]), resume.get("min_id")
+            if since_ms is not None and since_ms < start:
+                start, min_id = since_ms, None  # a wider window than the interrupted search: start over
+        if start is not None:
+            result.mode = "incremental"
+            windows = 0
+            for got, window, next_id in search_pages(client, obj, max(0, start), min_id):
+                windows = window
+                live(got)
+                cut({"mode": "search", "start_ms": start, "min_id": next_id} if next_id else None)
+            result.notes.append(f"search from {start} ms in {windows} page(s) keyed by hs_object_id")
+        else:
+            result.mode = "full"
+            params = {"limit": LIST_LIMIT, "properties": ",".join(PROPERTIES[obj]), "archived": "false"}
+            path = f"/crm/v3/objects/{obj}"
+            for got in list_pages(client, path, params, scope_hint(obj)):
+                live(got)
+                after = next_after(got)
+                cut({"mode": "list", "after": after} if after else None)
     live_records = result.records
     params = {"limit": LIST_LIMIT, "properties": ",".join(PROPERTIES[obj]), "archived": "true"}
     for got in list_pages(client, f"/crm/v3/objects/{obj}", params, scope_hint(obj)):
@@ -317,12 +410,25 @@ def sync_object(
     new_ms = _min(run.max_seen_ms, probe_ms) if run.max_seen_ms is not None else None
     if previous is not None:
         new_ms = _max(previous, new_ms)
-    result.cursor = {
-        "v": 1,
-        "last_modified_ms": new_ms,
-        "max_seen_ms": _max(run.max_seen_ms, (cursor or {}).get("max_seen_ms")),
-        "archived_max_ms": _max(run.archived_max_ms, (cursor or {}).get("archived_max_ms")),
-    }
+    result.cursor = _cursor(previous_cursor, run, last_modified_ms=new_ms)
     if complete:
         sink.complete(result.cursor)
     return result
+
+
+def _cursor(
+    previous_cursor: dict[str, Any],
+    run: _Run,
+    *,
+    last_modified_ms: int | None,
+    resume: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    cursor: dict[str, Any] = {
+        "v": 1,
+        "last_modified_ms": last_modified_ms,
+        "max_seen_ms": _max(run.max_seen_ms, previous_cursor.get("max_seen_ms")),
+        "archived_max_ms": _max(run.archived_max_ms, previous_cursor.get("archived_max_ms")),
+    }
+    if resume is not None:
+        cursor["resume"] = resume
+    return cursor
