@@ -72,6 +72,8 @@ def _settings(url: str, work: Path, *, unlimited: bool = False) -> Any:
     env = {"LEADFLOW_HOME": str(work), "LEADFLOW_HUBSPOT_BASE_URL": url, "LEADFLOW_HUBSPOT_TOKEN": TOKEN}
     if unlimited:  # the bench measures throughput, not HubSpot's rate limits (the sandbox has them off)
         env |= {"LEADFLOW_HUBSPOT_BURST_PER_10S": "100000000", "LEADFLOW_HUBSPOT_SEARCH_PER_S": "1000000"}
+    if os.environ.get("BENCH_BATCH_RECORDS"):
+        env["LEADFLOW_HUBSPOT_BATCH_RECORDS"] = os.environ["BENCH_BATCH_RECORDS"]
     return load_settings(work / "none.toml", env)
 
 
@@ -191,7 +193,7 @@ def _child(name: str, url: str, work: Path) -> None:
     print("RESULT " + json.dumps(result))
 
 
-def _run_child(name: str, url: str, root: Path) -> dict[str, Any]:
+def _run_child(name: str, url: str, root: Path, batch_records: int = 0) -> dict[str, Any]:
     work = root / name
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -199,6 +201,8 @@ def _run_child(name: str, url: str, root: Path) -> dict[str, Any]:
     env = {k: v for k, v in env.items() if not k.startswith("LEADFLOW_")}
     if name == "dlt-tuned":
         env.update(DLT_TUNED_ENV)
+    if batch_records:
+        env["BENCH_BATCH_RECORDS"] = str(batch_records)
     proc = subprocess.run(
         [sys.executable, __file__, "_child", name, url, str(work)],
         env=env,
@@ -230,6 +234,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--no-dlt", action="store_true", help="skip the dlt runs")
+    ap.add_argument(
+        "--batch-records",
+        type=int,
+        default=0,
+        help="leadflow's [hubspot] batch_records (default: its default)",
+    )
+    ap.add_argument("--only", nargs="*", default=None, help="run only these contenders (e.g. leadflow)")
     ap.add_argument("--workdir", type=Path, default=None, help="scratch directory (default: a temp dir)")
     ap.add_argument("--markdown", type=Path, default=None, help="also write the table as Markdown here")
     args = ap.parse_args()
@@ -247,9 +258,10 @@ def main() -> None:
         console.print(f"sandbox with {args.records:,} contacts at {server.url}; warming up ...")
         console.print(f"warm-up pass (rendering every page): {_warm(server.url):.1f} s")
         names = ["fetch", "leadflow"] + ([] if args.no_dlt else ["dlt-default", "dlt-tuned"])
+        names = [n for n in names if not args.only or n in args.only]
         for name in names:
             console.print(f"running {name} ...")
-            results[name] = _run_child(name, server.url, root)
+            results[name] = _run_child(name, server.url, root, args.batch_records)
             console.print(f"  {results[name]}")
     rows = _table_rows(results)
     table = Table(title=f"{args.records:,} HubSpot contacts, sandbox -> DuckDB ({os.cpu_count()} cores)")

@@ -238,7 +238,7 @@ def test_failure_inside_the_transaction_rolls_everything_back(
 ) -> None:
     land(store, "hubspot", "contacts", [hs_page([contact(1), contact(2)])], {"c": 1})
 
-    def boom(phase: str) -> None:
+    def boom(phase: str, detail: str = "") -> None:
         if phase == "load.cursor":
             raise RuntimeError("killed")
 
@@ -249,7 +249,7 @@ def test_failure_inside_the_transaction_rolls_everything_back(
     assert rows(warehouse, "SELECT count(*) FROM raw._ledger") == [(0,)]
     assert rows(warehouse, "SELECT count(*) FROM raw._cursors") == [(0,)]
     assert len(store.pending()) == 1
-    monkeypatch.setattr(loader, "pause_at", lambda phase: None)
+    monkeypatch.setattr(loader, "pause_at", lambda phase, detail="": None)
     assert load(store, warehouse).inserted == 2
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 
 from leadflow.errors import AuthError, RequestRejected, RetriesExhausted, ScopeError
 from leadflow.settings import HttpSettings, Secret
@@ -20,6 +21,7 @@ from leadflow.sources.http import (
     backoff_delay,
     calendly_budget,
     hubspot_budget,
+    make_session,
     parse_retry_after,
 )
 from leadflow.sources.ratelimit import Limiter, RollingWindow, calendly_limiter, hubspot_limiter
@@ -351,3 +353,30 @@ def test_helpers() -> None:
     http = HttpSettings(backoff_base_s=0.5, backoff_max_s=30.0)
     assert all(15.0 <= backoff_delay(10, http, rng) <= 30.0 for _ in range(20))  # capped
     assert all(0.25 <= backoff_delay(0, http, rng) <= 0.5 for _ in range(20))
+
+
+def _exchange(stub: Stub, session: requests.Session) -> list[tuple[str, str, dict[str, str], bytes]]:
+    stub.script["/crm/v3/objects/contacts"] = [Reply(headers={"Set-Cookie": "__cf_bm=abc; Path=/"})]
+    stub.script["/crm/v3/objects/contacts/search"] = [Reply()]
+    c, _ = client(stub, session=session)
+    c.get("/crm/v3/objects/contacts", {"limit": 100, "properties": "email,firstname", "after": "NA=="})
+    c.post("/crm/v3/objects/contacts/search", {"filterGroups": [], "limit": 1})
+    c.get("/crm/v3/objects/contacts", {"q": "ä ö"})
+    return stub.seen[-3:]
+
+
+def test_the_direct_send_path_sends_what_session_request_sends(stub: Stub) -> None:
+    """make_session's sessions skip Session.request's merging; the bytes on the wire stay the same."""
+    fast = _exchange(stub, make_session())
+    plain = requests.Session()
+    plain.headers["User-Agent"] = make_session().headers["User-Agent"]
+    plain.trust_env = True  # not a make_session session: goes through Session.request
+    slow = _exchange(stub, plain)
+    assert [(m, p) for m, p, _, _ in fast] == [(m, p) for m, p, _, _ in slow]
+    assert fast[0][1] == "/crm/v3/objects/contacts?limit=100&properties=email%2Cfirstname&after=NA%3D%3D"
+    for (_, _, fh, fb), (_, _, sh, sb) in zip(fast, slow, strict=True):
+        assert fb == sb
+        for name in ("Authorization", "Accept", "User-Agent", "Content-Type", "Content-Length", "Cookie"):
+            assert fh.get(name) == sh.get(name), name
+    assert fast[1][2]["Cookie"] == "__cf_bm=abc"  # the cookie set by the first answer goes back
+    assert fast[1][2]["Content-Length"] == str(len(fast[1][3]))

@@ -25,7 +25,7 @@ import duckdb
 
 from leadflow.landing.schema import SCHEMA
 
-TYPE_SAMPLE_ROWS = 5_000
+TYPE_SAMPLE_ROWS = 1_000
 MIN_ROWS_FOR_MISSING = 50
 
 
@@ -57,30 +57,36 @@ def _type_name(types: set[str]) -> str | None:
 
 
 def observe(con: duckdb.DuckDBPyConnection, stage: str, where: str = "problem IS NULL") -> Observed:
-    """The paths and JSON types of the staged payloads that can land."""
+    """The paths and JSON types of the staged payloads that can land.
+
+    Key sets are read as whole lists (`SELECT DISTINCT json_keys(...)`): a batch has a handful of
+    distinct key lists, so this is one pass without unnesting a row per key. Types and which keys
+    hold objects come from the sample.
+    """
     good = f"(SELECT payload FROM {stage} WHERE {where})"
-    top = [r[0] for r in con.execute(f"SELECT DISTINCT unnest(json_keys(payload)) FROM {good}").fetchall()]
     sample = f"(SELECT payload FROM {good} LIMIT {TYPE_SAMPLE_ROWS})"
-    types: dict[str, set[str]] = {k: set() for k in top}
+    types: dict[str, set[str]] = {}
     for k, t in con.execute(
         f"SELECT k, json_type(payload -> k) FROM (SELECT payload, unnest(json_keys(payload)) AS k FROM {sample}) GROUP BY ALL"
     ).fetchall():
+        types.setdefault(k, set())
         if t != "NULL":
-            types.setdefault(k, set()).add(t)
+            types[k].add(t)
     nested = sorted(k for k, ts in types.items() if "OBJECT" in ts)
-    for parent in nested:
-        path = "$." + _quote_key(parent)
-        children = con.execute(
-            f"SELECT DISTINCT unnest(json_keys(payload, ?)) FROM {good} WHERE json_type(payload, ?) = 'OBJECT'",
-            [path, path],
-        ).fetchall()
-        for (child,) in children:
-            types.setdefault(f"{parent}.{child}", set())
+    paths = ["$." + _quote_key(parent) for parent in nested]
+    lists = ", ".join(["json_keys(payload)", *(f"json_keys(payload, ${i + 1})" for i in range(len(paths)))])
+    for row in con.execute(f"SELECT DISTINCT {lists} FROM {good}", paths).fetchall():
+        for k in row[0] or ():
+            types.setdefault(k, set())
+        for parent, children in zip(nested, row[1:], strict=True):
+            for child in children or ():
+                types.setdefault(f"{parent}.{child}", set())
+    for parent, path in zip(nested, paths, strict=True):
         for child, t in con.execute(
             f"""SELECT k, json_type(payload -> ? -> k) FROM (
-                    SELECT payload, unnest(json_keys(payload, ?)) AS k FROM {sample} WHERE json_type(payload, ?) = 'OBJECT'
+                    SELECT payload, unnest(json_keys(payload, ?)) AS k FROM {sample}
                 ) GROUP BY ALL""",
-            [parent, path, path],
+            [parent, path],
         ).fetchall():
             if t != "NULL":
                 types.setdefault(f"{parent}.{child}", set()).add(t)
