@@ -37,6 +37,14 @@ TABLES = (
     "intermediate.int_asks_sequenced",
     "intermediate.int_appointments_attributed",
     "intermediate.int_lead_journey",
+    # the lead-resolution tables (rebuilt each time) and the fingerprints (only affected leads replaced)
+    "intermediate.int_contact_merges",
+    "intermediate.int_contact_links",
+    "intermediate.int_leads_resolved",
+    "intermediate.int_asks",
+    "intermediate.int_appointments",
+    "intermediate.int_deals",
+    "intermediate.int_lead_fingerprints",
 )
 DAY_MS = 86_400_000
 
@@ -50,7 +58,11 @@ def _query(warehouse: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 def _tables(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
-    return {t: _query(warehouse, f"select * from {t} order by all") for t in TABLES}
+    # a fingerprint row names the build that stored it: differs between incremental and full builds
+    def cols(t: str) -> str:
+        return "* exclude (invocation_id)" if t.endswith("int_lead_fingerprints") else "*"
+
+    return {t: _query(warehouse, f"select {cols(t)} from {t} order by all") for t in TABLES}
 
 
 def _states(warehouse: Path, table: str, key: str, column: str) -> dict[str, str]:

@@ -31,3 +31,12 @@ where {{ column_name }} is not null
   and ({{ low }} is null or {{ high }} is null
        or {{ column_name }} < {{ low }} - 1e-12 or {{ column_name }} > {{ high }} + 1e-12)
 {% endtest %}
+
+{#- A key column: fails on every null and on every value held by more than one row (dbt's `not_null`
+    and `unique` in one scan and one node). -#}
+{% test not_null_unique(model, column_name) %}
+select {{ column_name }} as key_value, count(*) as n_rows
+from {{ model }}
+group by {{ column_name }}
+having {{ column_name }} is null or count(*) > 1
+{% endtest %}

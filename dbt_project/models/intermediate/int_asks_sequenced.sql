@@ -1,5 +1,5 @@
 /* grain: one row per ask of a lead, with the ask before it and, for target asks, the concession condition */
-{{ config(materialized='incremental', incremental_strategy='merge', unique_key='ask_id',
+{{ config(materialized='incremental', incremental_strategy='append',
           pre_hook="{{ delete_affected_leads() }}") }}
 with asks as (
     select * from {{ ref('int_asks') }}

@@ -1,5 +1,5 @@
 /* grain: one row per lead: when it first reached each funnel stage */
-{{ config(materialized='incremental', incremental_strategy='merge', unique_key='lead_id',
+{{ config(materialized='incremental', incremental_strategy='append',
           pre_hook="{{ delete_affected_leads() }}") }}
 with leads as (
     select lead_id from {{ ref('int_leads_resolved') }}

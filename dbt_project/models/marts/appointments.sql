@@ -1,5 +1,5 @@
 /* grain: one row per appointment booked for a lead (meeting or Calendly booking; reschedules are new rows) */
-{{ config(materialized='incremental', incremental_strategy='merge', unique_key='appointment_id',
+{{ config(materialized='incremental', incremental_strategy='append',
           pre_hook="{{ delete_affected_leads() }}") }}
 with appointments as (
     select * from {{ ref('int_appointments_attributed') }}

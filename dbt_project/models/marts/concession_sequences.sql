@@ -1,5 +1,5 @@
 /* grain: one row per target ask (an ask below the top of the ladder) with its concession condition */
-{{ config(materialized='incremental', incremental_strategy='merge', unique_key='ask_id',
+{{ config(materialized='incremental', incremental_strategy='append',
           pre_hook="{{ delete_affected_leads() }}") }}
 with target_asks as (
     select * from {{ ref('asks') }}

@@ -32,6 +32,12 @@ console = Console(stderr=True)
     is_flag=True,
     help="Let DuckDB reclaim the space of deleted rows (on by default with --full-refresh; run weekly).",
 )
+@click.option(
+    "--unit-tests",
+    "unit_tests",
+    is_flag=True,
+    help="Also run dbt's unit tests (static inputs; off in production builds, on in development and CI).",
+)
 def command(
     full_refresh: bool,
     select: tuple[str, ...],
@@ -39,6 +45,7 @@ def command(
     as_of: str | None,
     show: bool,
     compact: bool,
+    unit_tests: bool,
 ) -> None:
     """Build the marts with dbt (models, seeds and tests)."""
     from leadflow.transform.runner import build
@@ -65,6 +72,7 @@ def command(
             progress=progress,
             as_of=as_of,
             compact=True if compact else None,
+            unit_tests=unit_tests,
         )
     table = Table(title=f"dbt build on {summary.target} in {summary.elapsed_s:.1f} s")
     table.add_column("status")

@@ -7,6 +7,9 @@ selection and `--full-refresh`, reports per-node progress and returns a `BuildSu
 dbt docs followed: https://docs.getdbt.com/reference/programmatic-invocations (one invocation at a
 time per process; callbacks receive every structured event).
 
+dbt's unit tests are left out unless asked for (`unit_tests=True`, `leadflow build --unit-tests`):
+they check SQL logic on fixed inputs, so they run in development and CI, not in production (D30).
+
 Incremental builds run with DuckDB's checkpoint vacuum off (`LEADFLOW_DBT_VACUUM_TASKS=0`, see
 `profile_env`): rows deleted by delete+insert keep their space until a `compact=True` or
 `--full-refresh` build, instead of every small build rewriting the tables it deleted from.
@@ -135,8 +138,12 @@ def dbt_args(
     target: str,
     work_dir: Path,
     dbt_vars: dict[str, Any] | None = None,
+    unit_tests: bool = True,
 ) -> list[str]:
-    """The dbt CLI arguments for one invocation (target and log paths kept out of the project)."""
+    """The dbt CLI arguments for one invocation (target and log paths kept out of the project).
+
+    `unit_tests=False` adds `--exclude-resource-type unit_test` (for `build`, `test` and `list`).
+    """
     import json
 
     proj = project_dir()
@@ -159,6 +166,8 @@ def dbt_args(
         args += ["--select", item]
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars)]
+    if not unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     return args
 
 
@@ -174,6 +183,7 @@ def build(
     env: dict[str, str] | None = None,
     raise_on_failure: bool = True,
     compact: bool | None = None,
+    unit_tests: bool = False,
 ) -> BuildSummary:
     """Run `dbt build` (or `command`) on the warehouse of `settings`; return what happened.
 
@@ -182,8 +192,10 @@ def build(
     `env` adds environment variables for the profile (e.g. `LEADFLOW_PG_SCHEMA`). `compact` (DuckDB;
     default: only with `full_refresh`) lets checkpoints vacuum row groups, i.e. reclaim the space of
     rows deleted by incremental builds; without it a build after a small sync writes only what
-    changed instead of rewriting every table it deleted from. Raises `TransformError` naming the
-    failed nodes unless `raise_on_failure` is false.
+    changed instead of rewriting every table it deleted from. `unit_tests` runs dbt's unit tests
+    too; off by default: they check model logic on static inputs, so they belong to development and
+    CI (`tests/transform/test_unit_tests.py` runs them), not to every production build (decision D30).
+    Raises `TransformError` naming the failed nodes unless `raise_on_failure` is false.
     """
     from dbt.cli.main import dbtRunner
 
@@ -194,7 +206,13 @@ def build(
     work_dir = (settings.home / "dbt").resolve()
     dbt_vars = {"as_of": as_of} if as_of else None
     args = dbt_args(
-        command, full_refresh=full_refresh, select=select, target=tgt, work_dir=work_dir, dbt_vars=dbt_vars
+        command,
+        full_refresh=full_refresh,
+        select=select,
+        target=tgt,
+        work_dir=work_dir,
+        dbt_vars=dbt_vars,
+        unit_tests=unit_tests or command not in {"build", "test", "list", "ls"},
     )
     args.append("--quiet")
     statuses: Counter[str] = Counter()
