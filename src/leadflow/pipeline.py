@@ -10,6 +10,7 @@ repaired by running the same step again: see docs/landing.md.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,6 +28,9 @@ from leadflow.sources.base import CursorLookup, ExtractResult
 SOURCES = ("hubspot", "calendly", "sheet")
 LOAD_MEMORY_LIMIT = "384MB"
 """DuckDB's memory limit for the loader; staging spills to disk beyond it (see docs/landing.md)."""
+
+SYNC_LOAD_THREADS = max(1, (os.cpu_count() or 2) - 1)
+"""DuckDB threads of the loader while `sync` extracts: one core stays with the network thread (D26)."""
 
 SourceProgress = Callable[[str, str, int], None]
 """(source, entity, records in this page) -> None."""
@@ -142,7 +146,7 @@ def sync(
     store.clean_tmp()
     report = SyncReport()
     with (
-        connect_writer(settings.warehouse, memory_limit=LOAD_MEMORY_LIMIT) as con,
+        connect_writer(settings.warehouse, memory_limit=LOAD_MEMORY_LIMIT, threads=SYNC_LOAD_THREADS) as con,
         ThreadPoolExecutor(max_workers=len(chosen), thread_name_prefix="extract") as pool,
     ):
         futures = {
@@ -180,12 +184,12 @@ def _load_while_extracting(
 ) -> None:
     """Load pending batches until every producer is done and nothing is pending."""
     while True:
-        seen = store.completed_batches
+        seen = store.events  # before looking: an event from here on ends the wait below at once
         running = any(not f.done() for f in producers)
         into.batches.extend(load_pending(con, store, on_batch=on_batch).batches)
         if not running:
             return
-        store.wait_for_batch(seen, timeout=1.0)
+        store.wait_for_event(seen, timeout=5.0)
 
 
 def state(settings: Settings) -> WarehouseState:

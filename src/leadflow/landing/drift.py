@@ -20,6 +20,7 @@ tenth of that (see docs/landing.md). A type change confined to later records of 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
@@ -50,6 +51,75 @@ def merge(into: Observed, more: Observed) -> Observed:
     for path, types in more.items():
         into.setdefault(path, set()).update(types)
     return into
+
+
+def json_type_name(value: Any) -> str:
+    """The name DuckDB's `json_type` gives the JSON value that `value` was parsed from."""
+    if isinstance(value, str):
+        return "VARCHAR"
+    if isinstance(value, bool):
+        return "BOOLEAN"
+    if isinstance(value, int):
+        return "UBIGINT" if 0 <= value < 1 << 64 else "BIGINT" if value >= -(1 << 63) else "DOUBLE"
+    if isinstance(value, float):
+        return "DOUBLE"
+    if isinstance(value, dict):
+        return "OBJECT"
+    if isinstance(value, list):
+        return "ARRAY"
+    return "NULL"
+
+
+class RecordObserver:
+    """`observe` for records a connector already parsed, fed page by page while a batch is landed.
+
+    Same result as the SQL over the staged payloads: every record's top-level keys and the keys of
+    its object-valued keys (keys found holding an object in the sampled records or in a record of a
+    new shape), types from the first `TYPE_SAMPLE_ROWS` records. It runs on the
+    extracting thread, which waits on the network anyway, and spares the single writer a pass over
+    every payload (D28). Records that are not objects are skipped (the loader quarantines them).
+    """
+
+    def __init__(self) -> None:
+        self.types: Observed = {}
+        self._seen: set[tuple[Any, ...]] = set()
+        self._parents: dict[str, None] = {}  # keys seen holding an object (in the sample or a new shape)
+        self._sampled = 0
+
+    def add(self, records: list[Any]) -> None:
+        seen, types, parents = self._seen, self.types, self._parents
+        for rec in records:
+            if type(rec) is not dict:
+                continue
+            shape = tuple(rec)
+            if self._sampled < TYPE_SAMPLE_ROWS or shape not in seen:
+                if self._sampled < TYPE_SAMPLE_ROWS:
+                    self._sampled += 1
+                    self._sample(rec)
+                if shape not in seen:
+                    seen.add(shape)
+                    for k in shape:
+                        types.setdefault(k, set())
+                parents.update((k, None) for k, v in rec.items() if type(v) is dict)
+            for k in parents:
+                v = rec.get(k)
+                if type(v) is dict:
+                    child_shape = (k, *v)
+                    if child_shape not in seen:
+                        seen.add(child_shape)
+                        for child in v:
+                            types.setdefault(f"{k}.{child}", set())
+
+    def _sample(self, rec: dict[str, Any]) -> None:
+        for k, v in rec.items():
+            kinds = self.types.setdefault(k, set())
+            if v is not None:
+                kinds.add(json_type_name(v))
+            if isinstance(v, dict):
+                for child, cv in v.items():
+                    child_kinds = self.types.setdefault(f"{k}.{child}", set())
+                    if cv is not None:
+                        child_kinds.add(json_type_name(cv))
 
 
 def _type_name(types: set[str]) -> str | None:

@@ -36,6 +36,7 @@ from typing import IO, Any
 import orjson
 
 from leadflow.errors import LandingError
+from leadflow.landing.drift import RecordObserver
 from leadflow.landing.pause import pause_at
 from leadflow.landing.schema import check_identifier
 from leadflow.landing.sink import Page
@@ -87,6 +88,7 @@ class Manifest:
     max_line_bytes: int  # the longest page line, so the loader can size DuckDB's JSON reader
     path: Path = field(compare=False)
     sha256: str = field(compare=False, default="")
+    observed: dict[str, list[str]] | None = None  # record shape seen while landing (None: not every page)
 
     @property
     def pages(self) -> int:
@@ -105,6 +107,7 @@ class Manifest:
                 "files": [{"sha256": f.sha256, "pages": f.pages, "bytes": f.bytes} for f in self.files],
                 "layouts": [list(x) for x in self.layouts],
                 "max_line_bytes": self.max_line_bytes,
+                "observed": self.observed,
             },
             option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS,
         )
@@ -127,6 +130,7 @@ class Manifest:
                 files=files,
                 layouts=tuple((str(a), str(b)) for a, b in doc["layouts"]),
                 max_line_bytes=int(doc["max_line_bytes"]),
+                observed=doc.get("observed"),
                 path=path,
                 sha256=hashlib.sha256(raw).hexdigest(),
             )
@@ -157,19 +161,19 @@ class LandingStore:
         self._open: set[BatchWriter] = set()
         self._lock = threading.Lock()
         self._changed = threading.Condition()
-        self.completed_batches = 0  # batches completed through this store object (any thread)
+        self.events = 0  # batches completed through this store object, plus `notify` calls
         self.cancelled: str | None = None
 
     def notify(self) -> None:
-        """Wake whoever waits in `wait_for_batch` (a batch completed, or a producer finished)."""
+        """Count an event and wake whoever waits in `wait_for_event` (e.g. a producer finished)."""
         with self._changed:
+            self.events += 1
             self._changed.notify_all()
 
-    def wait_for_batch(self, seen: int, timeout: float) -> None:
-        """Block until more than `seen` batches completed here, `notify` is called, or `timeout` passes."""
+    def wait_for_event(self, seen: int, timeout: float) -> None:
+        """Block until `events` differs from `seen` (read it before checking what to wait for), or `timeout`."""
         with self._changed:
-            if self.completed_batches == seen:
-                self._changed.wait(timeout)
+            self._changed.wait_for(lambda: self.events != seen, timeout)
 
     def cancel(self, reason: str) -> None:
         """Make every later `write_page` of this store's writers fail with `reason` (stops extractors)."""
@@ -190,9 +194,7 @@ class LandingStore:
         with self._lock:
             self._open.discard(writer)
         if completed:
-            with self._changed:
-                self.completed_batches += 1
-                self._changed.notify_all()
+            self.notify()
 
     def abort_open(self) -> int:
         """Abort every batch opened here and not completed (after a failed extract); returns how many."""
@@ -249,6 +251,7 @@ class BatchWriter:
         self._segments: list[SegmentRef] = []
         self._layouts: set[tuple[str, str]] = set()
         self._max_line = 0
+        self._observer: RecordObserver | None = RecordObserver()
         self._fh: IO[bytes] | None = None
         self._tmp: Path | None = None
         self._hash = hashlib.sha256()
@@ -286,6 +289,7 @@ class BatchWriter:
                 self._fh = open(self._tmp, "wb")  # noqa: SIM115 - closed in _close_segment
             self._layouts.add((page.records_path, page.content_type))
             self._max_line = max(self._max_line, len(line))
+            self._observe(page)
             self._fh.write(line)
             self._hash.update(line)
             self._seg_pages += 1
@@ -294,6 +298,20 @@ class BatchWriter:
             if self._seg_bytes >= self.store.segment_bytes:
                 self._close_segment()
         pause_at("extract.page")
+
+    def _observe(self, page: Page) -> None:
+        """Feed the page's parsed records to the drift observer; a page without them turns it off."""
+        if self._observer is None:
+            return
+        records = page.parsed
+        if isinstance(records, dict) and page.records_path:
+            records = records.get(page.records_path)
+        if isinstance(records, dict):
+            records = [records]
+        if page.parsed is None or not isinstance(records, list):
+            self._observer = None  # the loader observes this batch in SQL
+            return
+        self._observer.add(records)
 
     def _close_segment(self) -> None:
         if self._fh is None or self._tmp is None:
@@ -331,6 +349,11 @@ class BatchWriter:
                 layouts=tuple(sorted(self._layouts)),
                 max_line_bytes=self._max_line,
                 path=self.store.pending_dir / f"{self.batch_id}.json",
+                observed=(
+                    {path: sorted(types) for path, types in self._observer.types.items()}
+                    if self._observer is not None and self.pages
+                    else None
+                ),
             )
             write_atomic(manifest.path, manifest.to_json(), self.store.tmp_dir)
             self.manifest = manifest

@@ -31,6 +31,9 @@ class Page:
     content_type: str = "application/json"
     request: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    parsed: Any = field(default=None, compare=False, repr=False)
+    """The body as the connector parsed it, when it did: landing observes the records' shape from it
+    (schema drift, D28) instead of the loader parsing every payload again."""
 
 
 class PageSink(Protocol):

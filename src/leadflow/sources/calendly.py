@@ -164,7 +164,16 @@ def _write(
 ) -> list[dict[str, Any]]:
     records = got.data.get("collection") or []
     sink.write_page(
-        Page(SOURCE, entity, got.body, "collection", got.fetched_at_ms, request=got.request, meta=meta or {})
+        Page(
+            SOURCE,
+            entity,
+            got.body,
+            "collection",
+            got.fetched_at_ms,
+            request=got.request,
+            meta=meta or {},
+            parsed=got.data,
+        )
     )
     result.pages += 1
     result.records += len(records)

@@ -98,6 +98,7 @@ def _sync_simple(
                     got.fetched_at_ms,
                     is_deleted=deleted,
                     request=got.request,
+                    parsed=got.data,
                 )
             )
             result.pages += 1

@@ -92,6 +92,7 @@ class AssociationReader:
             got.fetched_at_ms,
             request=got.request,
             meta={"from_type": obj, "to_type": TO_TYPE},
+            parsed=got.data,
         )
         with self._lock:
             self.sink.write_page(page)

@@ -156,6 +156,8 @@ def max_ms(values: Iterable[Any]) -> int | None:
     suffix) order as strings, so only the largest string of each shape is parsed.
     """
     texts = [str(v) for v in values if v is not None and v != ""]
+    if texts and len(set(map(len, texts))) == 1 and all(map(str.isdigit, texts)):
+        return int(max(texts))  # the usual page: epoch-ms digits of one length
     best: dict[tuple[int, str], str] = {}
     for text in texts:
         key = (len(text), "digits" if text.isdigit() else "Z" if text.endswith("Z") else text[-6:])
@@ -188,6 +190,7 @@ class _Run:
                 fetched.fetched_at_ms,
                 is_deleted=deleted,
                 request=fetched.request,
+                parsed=fetched.data,
             )
         )
         self.result.pages += 1
