@@ -43,12 +43,16 @@ REPO = Path(__file__).resolve().parents[1]
 console = Console()
 
 
-def make_world(leads: int) -> World:
+def make_world(leads: int, activity_updates: float) -> World:
+    """The example scenario scaled to `leads`, with `contacts.activity_updates` tracked-activity
+    versions per contact on average (the example itself has none)."""
     scenario = load_scenario(REPO / "scenarios" / "example.yaml")
     days = (scenario.end - scenario.start).days
     per_day = leads / days
     scenario = replace(
-        scenario, leads_per_day=LeadsPerDay(weekday=per_day * 7 / 6.0, weekend=per_day * 7 / 6.0 / 2.5)
+        scenario,
+        leads_per_day=LeadsPerDay(weekday=per_day * 7 / 6.0, weekend=per_day * 7 / 6.0 / 2.5),
+        contacts=replace(scenario.contacts, activity_updates=activity_updates),
     )
     return generate_world(scenario)
 
@@ -131,6 +135,13 @@ def main() -> None:
     parser.add_argument(
         "--share", type=float, default=0.01, help="share of raw versions that arrive in the small sync"
     )
+    parser.add_argument(
+        "--activity-updates",
+        type=float,
+        default=4.0,
+        help="mean tracked-activity versions per contact (contacts.activity_updates); 4 gives about "
+        "10 raw rows per lead, the issue's size; 0 is the world of earlier benchmark runs",
+    )
     parser.add_argument("--dir", type=Path, default=None, help="work directory (default: a temporary one)")
     args = parser.parse_args()
     work = args.dir or Path(tempfile.mkdtemp(prefix="lf-bench-"))
@@ -138,7 +149,7 @@ def main() -> None:
     results: dict[str, Any] = {"leads_requested": args.leads}
 
     t = time.perf_counter()
-    world = make_world(args.leads)
+    world = make_world(args.leads, args.activity_updates)
     results["generate_s"] = time.perf_counter() - t
     results["leads"] = len(world.journeys)
     cut = cutoff_for(world, args.share)
@@ -149,6 +160,7 @@ def main() -> None:
     write_raw_from_world(world, settings.warehouse, until_ms=cut, loaded_at_ms=cut)
     results["write_raw_s"] = time.perf_counter() - t
     results["raw_rows_before"] = raw_rows(settings.warehouse)
+    results["activity_updates"] = args.activity_updates
     raw_only = work / "raw-only.duckdb"
     shutil.copy(settings.warehouse, raw_only)
 
@@ -163,6 +175,7 @@ def main() -> None:
 
     added = write_raw_from_world(world, settings.warehouse, since_ms=cut, loaded_at_ms=world.end_ms)
     results["raw_rows_added"] = sum(added.values())
+    results["raw_rows_per_lead"] = (results["raw_rows_before"] + results["raw_rows_added"]) / results["leads"]
     inc = build(settings, as_of=as_of)
     results["incremental_build_s"] = inc.elapsed_s
     results["incremental_models_s"] = sum(s for n, s in inc.node_seconds.items() if n.startswith("model."))
@@ -186,7 +199,9 @@ def main() -> None:
     for key in (
         "generate_s",
         "write_raw_s",
+        "activity_updates",
         "raw_rows_added",
+        "raw_rows_per_lead",
         "dbt_nodes",
         "full_build_s",
         "full_models_s",

@@ -609,3 +609,78 @@ def _created(world: World, j: Journey) -> int:
     rec = world.hubspot_record("contacts", j.contact_id)
     assert rec is not None
     return rec.created_ms
+
+
+# -- contacts.activity_updates: tracked-activity versions (off by default) ----------------------
+
+ACTIVITY = "hs_analytics_num_page_views"
+
+
+def _without_versions(truth: object) -> object:
+    """The truth with every `versions` count and the scenario echo left out."""
+    if isinstance(truth, dict):
+        return {k: _without_versions(v) for k, v in truth.items() if k not in ("versions", "scenario")}
+    return truth
+
+
+@pytest.fixture(scope="module")
+def active_pair() -> tuple[World, World]:
+    """The medium world without and with 3 activity versions per contact on average."""
+    off = generate_world(parse_scenario(MEDIUM, source="medium"))
+    on_data = {**MEDIUM, "contacts": {**MEDIUM["contacts"], "activity_updates": 3}}
+    return off, generate_world(parse_scenario(on_data, source="medium"))
+
+
+def test_activity_updates_default_off_adds_nothing(medium: World) -> None:
+    assert medium.scenario.contacts.activity_updates == 0
+    assert "activity_updates" not in medium.truth["scenario"]["contacts"]  # the echo stays as before
+    for recs in medium.hubspot.values():
+        for rec in recs:
+            assert all(ACTIVITY not in v.properties for v in rec.versions)
+
+
+def test_activity_updates_only_add_contact_versions(active_pair: tuple[World, World]) -> None:
+    off, on = active_pair
+    assert on.truth["scenario"]["contacts"]["activity_updates"] == 3
+    # leads, journeys, funnel, asks and every other record are untouched
+    assert on.journeys == off.journeys
+    assert _without_versions(on.truth) == _without_versions(off.truth)
+    for otype in HUBSPOT_OBJECTS:
+        if otype != "contacts":
+            assert on.hubspot[otype] == off.hubspot[otype]
+    assert on.events == off.events and on.invitees == off.invitees and on.sheet_rows == off.sheet_rows
+    versions = [w.truth["entities"]["hubspot"]["contacts"]["versions"] for w in (off, on)]
+    extra = versions[1] - versions[0]
+    assert extra > 2 * len(on.journeys)
+    modified = LAST_MODIFIED_PROPERTY["contacts"]
+    end = on.end_ms
+    for rec_off, rec_on in zip(off.hubspot["contacts"], on.hubspot["contacts"], strict=True):
+        assert rec_on.id == rec_off.id and rec_on.archived_ms == rec_off.archived_ms
+        # the state at the world end is the same apart from the activity and the modification time
+        strip = {ACTIVITY, modified}
+        last_on = {k: v for k, v in _state(rec_on, end).items() if k not in strip}
+        assert last_on == {k: v for k, v in _state(rec_off, end).items() if k not in strip}
+        views = [int(v.properties.get(ACTIVITY, 0)) for v in rec_on.versions]
+        assert views == sorted(views) and (not views or views[-1] == len(set(views) - {0}))
+        if rec_on.archived_ms is not None:
+            assert views[-1] == 0  # deleted and merged-away contacts have no activity
+        for prev, cur in itertools.pairwise(rec_on.versions):
+            assert cur.at_ms > prev.at_ms
+            if int(cur.properties.get(ACTIVITY, 0)) > int(prev.properties.get(ACTIVITY, 0)):
+                # an activity version changes the page views and the modification time, nothing else
+                changed = {k for k in cur.properties if cur.properties[k] != prev.properties.get(k)}
+                assert changed == {ACTIVITY, modified}
+
+
+def test_activity_updates_mean_count_and_determinism(active_pair: tuple[World, World]) -> None:
+    on = active_pair[1]
+    end = on.end_ms
+    # contacts created 30+ days before the end are not cut short (mean gap one day): Poisson(3)
+    old = [r for r in on.hubspot["contacts"] if r.archived_ms is None and r.created_ms < end - 30 * DAY]
+    assert len(old) > 1000
+    counts = [len({v.properties.get(ACTIVITY) for v in r.versions} - {None}) for r in old]
+    mean = sum(counts) / len(counts)
+    assert abs(mean - 3) <= 4 * math.sqrt(3 / len(counts))
+    again = generate_world(on.scenario)
+    assert truth_bytes(again) == truth_bytes(on)
+    assert again.hubspot["contacts"] == on.hubspot["contacts"]

@@ -51,7 +51,8 @@ def test_build_succeeds_with_every_data_test(synced_tiny: Built) -> None:
     manifest = orjson.loads((synced_tiny.settings.home / "dbt" / "target" / "manifest.json").read_bytes())
     data_tests = {uid for uid, node in manifest["nodes"].items() if node["resource_type"] == "test"}
     ran = set(synced_tiny.summary.node_seconds)
-    assert len(data_tests) > 60 and data_tests <= ran
+    # 45 nodes since D33 folded each model's checks into one `row_checks_<model>` test
+    assert len(data_tests) > 40 and data_tests <= ran
     assert not any(uid.startswith("unit_test.") for uid in ran)
     assert synced_tiny.summary.statuses.get("pass", 0) == len(data_tests)
 

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import orjson
 import pytest
 
 from leadflow.sandbox.generate import generate_world
 from leadflow.sandbox.scenario import load_scenario
 from leadflow.sandbox.world import hubspot_time
-from leadflow.transform.runner import build
+from leadflow.transform.runner import build, project_dir
 from leadflow.transform.world_raw import write_raw_from_world
 
 from .conftest import SCENARIOS, settings_at
@@ -122,3 +123,61 @@ def test_incremental_builds_equal_full_refresh(tmp_path: Path) -> None:
     build(settings, as_of=hubspot_time(cuts[2]), full_refresh=True)
     assert _tables(wh) == third
     assert third["marts.leads"], "marts must not be empty"
+
+
+def _new_contact_version(warehouse: Path, contact_id: str, properties: dict[str, str], tag: str) -> None:
+    """Append a later raw version of a contact: its latest payload with `properties` changed."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        version_ts, payload = con.execute(
+            "select version_ts, payload::varchar from raw.hubspot__contacts where record_id = ?"
+            " order by version_ts desc limit 1",
+            [contact_id],
+        ).fetchall()[0]
+        data = orjson.loads(payload)
+        data["properties"] |= properties
+        con.execute(
+            "insert into raw.hubspot__contacts values"
+            " (?, ? + interval 1 second, false, ?::json, ?, 'test-batch', 'test-file', now())",
+            [contact_id, version_ts, orjson.dumps(data).decode(), tag],
+        )
+    finally:
+        con.close()
+
+
+def test_contact_version_that_changes_nothing_the_leads_read_recomputes_no_lead(tmp_path: Path) -> None:
+    """D34: a contact version with only an activity property (`hs_analytics_num_page_views`, what
+    `contacts.activity_updates` generates) leaves its lead unaffected; a new owner does not."""
+    world = generate_world(load_scenario(SCENARIOS / "tiny.yaml"))
+    settings = settings_at(tmp_path / "inc")
+    wh = settings.warehouse
+    wh.parent.mkdir(parents=True, exist_ok=True)
+    as_of = hubspot_time(world.end_ms)
+    write_raw_from_world(world, wh, loaded_at_ms=world.end_ms)
+    build(settings, as_of=as_of)
+    quiet, moved = (r[0] for r in _query(wh, "select lead_id from marts.leads order by lead_id limit 2"))
+    old_owner = _query(wh, f"select owner_id from marts.leads where lead_id = '{moved}'")[0][0]
+    new_owner = _query(
+        wh, f"select min(owner_id) from staging.stg_hubspot__owners where owner_id <> '{old_owner}'"
+    )[0][0]
+    _new_contact_version(wh, quiet, {"hs_analytics_num_page_views": "3"}, "activity-only")
+    _new_contact_version(wh, moved, {"hubspot_owner_id": new_owner}, "new-owner")
+
+    build(settings, as_of=as_of)
+    affected = {
+        r[0] for r in _query(wh, "select lead_id from intermediate.int_affected_leads where is_affected")
+    }
+    assert affected == {moved}
+    assert _query(wh, f"select owner_id from marts.leads where lead_id = '{moved}'")[0][0] == new_owner
+    assert _tables(wh) == _full_refresh_copy(wh, tmp_path / "fr", as_of)
+
+
+def test_lead_fingerprint_hashes_every_resolved_column_but_loaded_at(tmp_path: Path) -> None:
+    """The fingerprint lists `int_leads_resolved`'s columns: a new column must be added there too."""
+    model = (project_dir() / "models" / "intermediate" / "int_affected_leads.sql").read_text()
+    listed = model.split("select\n            ", 1)[1].split("\n        from", 1)[0]
+    hashed = {c.strip() for c in listed.split(",")}
+    resolved = (project_dir() / "models" / "intermediate" / "int_leads_resolved.sql").read_text()
+    final = resolved.rsplit("\nselect\n", 1)[1].split("\nfrom contacts", 1)[0]
+    produced = {line.strip().rstrip(",").rsplit(" as ", 1)[-1].split(".")[-1] for line in final.splitlines()}
+    assert hashed == produced - {"_loaded_at"}

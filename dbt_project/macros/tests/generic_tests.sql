@@ -40,3 +40,51 @@ from {{ model }}
 group by {{ column_name }}
 having {{ column_name }} is null or count(*) > 1
 {% endtest %}
+
+{#- Several row checks of one model in one test node: dbt spends 30-60 ms of its own on every node,
+    and in `dbt build` the models downstream wait for all of them (decision D33). Fails with one row
+    per violation, naming the check (`failed_check`) and the offending value (`detail`):
+    - `keys`: column names; a null, or a value held by more than one row (`not_null_unique`);
+    - `unique`: column names; a non-null value held by more than one row (dbt's `unique`);
+    - `accepted`: `{column, values}`; a non-null value not in `values` (dbt's `accepted_values`);
+    - `expressions`: `{expression, where}`; a row (matching `where`) where the expression is not true
+      (null counts as a failure, as in `expression_is_true`);
+    - `relationships`: `{column, to, field}`; a non-null value of `column` missing from `field` of
+      `to` (written `ref('model')` as for dbt's `relationships`, so that dbt records the dependency
+      when it parses the arguments, also under partial parsing). -#}
+{% test row_checks(model, keys=[], unique=[], accepted=[], expressions=[], relationships=[]) %}
+{%- set parts = [] -%}
+{%- for column in keys %}
+{%- do parts.append(
+    "select 'key " ~ column ~ "' as failed_check, cast(" ~ column ~ " as varchar) as detail\n"
+    ~ "from " ~ model ~ " group by " ~ column ~ " having " ~ column ~ " is null or count(*) > 1") %}
+{%- endfor %}
+{%- for column in unique %}
+{%- do parts.append(
+    "select 'unique " ~ column ~ "' as failed_check, cast(" ~ column ~ " as varchar) as detail\n"
+    ~ "from " ~ model ~ " where " ~ column ~ " is not null group by " ~ column ~ " having count(*) > 1") %}
+{%- endfor %}
+{%- for check in accepted %}
+{%- set quoted = [] %}
+{%- for value in check['values'] %}{% do quoted.append("'" ~ value ~ "'") %}{% endfor %}
+{%- do parts.append(
+    "select 'accepted " ~ check.column ~ "' as failed_check, cast(" ~ check.column ~ " as varchar) as detail\n"
+    ~ "from " ~ model ~ " where " ~ check.column ~ " is not null and " ~ check.column
+    ~ " not in (" ~ quoted | join(', ') ~ ")") %}
+{%- endfor %}
+{%- for check in expressions %}
+{%- do parts.append(
+    "select 'expression " ~ (check.expression | replace("'", "''")) ~ "' as failed_check, cast(null as varchar) as detail\n"
+    ~ "from " ~ model ~ " where not coalesce((" ~ check.expression ~ "), false)"
+    ~ (" and (" ~ check.where ~ ")" if check.where else "")) %}
+{%- endfor %}
+{%- for check in relationships %}
+{%- set parent = check.to %}
+{%- do parts.append(
+    "select 'relationship " ~ check.column ~ " -> " ~ parent.identifier ~ "." ~ check.field ~ "' as failed_check,"
+    ~ " cast(child." ~ check.column ~ " as varchar) as detail\n"
+    ~ "from " ~ model ~ " as child left join " ~ parent ~ " as parent on child." ~ check.column
+    ~ " = parent." ~ check.field ~ "\nwhere child." ~ check.column ~ " is not null and parent." ~ check.field ~ " is null") %}
+{%- endfor %}
+{{ parts | join('\nunion all\n') }}
+{% endtest %}

@@ -1,17 +1,25 @@
 /* grain: one row per lead (and one `__config__` row): its input fingerprint now, and whether the
    lead-grain models must recompute it in this build.
 
-   A lead's fingerprint sums a hash of every row it owns in the four lead inputs (`int_leads_resolved`,
-   `int_asks`, `int_appointments`, `int_deals`); those rows carry the lead's response and appointment
-   states at `as_of`, so time alone (pending -> no_response, scheduled -> held) also changes it. A lead
-   is affected when its fingerprint differs from the one stored by the last complete build
+   A lead's fingerprint sums a hash of every row it owns in the four lead inputs (`int_leads_resolved`
+   without its `_loaded_at`, `int_asks`, `int_appointments`, `int_deals`); those rows carry the lead's
+   response and appointment states at `as_of`, so time alone (pending -> no_response, scheduled ->
+   held) also changes it. A lead is affected when its fingerprint differs from the one stored by the last complete build
    (`int_lead_fingerprints`), when it disappeared (archived, merged away), when the seeds or vars the
    lead models read changed (`__config__`), or when a previous build flagged it and did not complete. */
 {{ config(materialized='table') }}
 {%- set previous = existing_relation('int_lead_fingerprints') -%}
 {%- set previous_scope = existing_relation(this.identifier) if not flags.FULL_REFRESH else none %}
 with row_hashes as (
-    select lead_id, {{ row_hash('r') }} as row_hash from {{ ref('int_leads_resolved') }} as r
+    -- every column but `_loaded_at`: a contact version that changes nothing the lead models read (an
+    -- analytics or activity property, decision D34) leaves the lead as it is
+    select lead_id, {{ row_hash('r') }} as row_hash
+    from (
+        select
+            lead_id, created_at, email_hash, lead_source, is_in_lead_sheet, sheet_submitted_at, channel,
+            owner_id, owner_name, team_id, team_name, team_timezone, lifecycle_stage
+        from {{ ref('int_leads_resolved') }}
+    ) as r
     union all
     select lead_id, {{ row_hash('a') }} from {{ ref('int_asks') }} as a where lead_id is not null
     union all

@@ -73,9 +73,9 @@ def json_type_name(value: Any) -> str:
 class RecordObserver:
     """`observe` for records a connector already parsed, fed page by page while a batch is landed.
 
-    Same result as the SQL over the staged payloads: every record's top-level keys and the keys of
-    its object-valued keys (keys found holding an object in the sampled records or in a record of a
-    new shape), types from the first `TYPE_SAMPLE_ROWS` records. It runs on the
+    Same result as the SQL over the staged payloads (every record's top-level keys and the keys of
+    its object-valued keys, types from the first `TYPE_SAMPLE_ROWS` records), except that it also
+    looks inside a key that first holds an object past the sample in a record of a new shape. It runs on the
     extracting thread, which waits on the network anyway, and spares the single writer a pass over
     every payload (D28). Records that are not objects are skipped (the loader quarantines them).
     """
@@ -87,6 +87,9 @@ class RecordObserver:
         self._sampled = 0
 
     def add(self, records: list[Any]) -> None:
+        if self._sampled >= TYPE_SAMPLE_ROWS and all(type(r) is dict for r in records):
+            self._add_known(records)
+            return
         seen, types, parents = self._seen, self.types, self._parents
         for rec in records:
             if type(rec) is not dict:
@@ -109,6 +112,25 @@ class RecordObserver:
                         seen.add(child_shape)
                         for child in v:
                             types.setdefault(f"{k}.{child}", set())
+
+    def _add_known(self, records: list[dict[str, Any]]) -> None:
+        """`add` past the sample, a page at a time: only shapes not seen yet cost per-key work."""
+        seen = self._seen
+        fresh = set(map(tuple, records)) - seen
+        if fresh:  # rare: a record with keys not seen before; go record by record for those
+            for rec in records:
+                if tuple(rec) in fresh:
+                    self._parents.update((k, None) for k, v in rec.items() if type(v) is dict)
+            seen |= fresh
+            for shape in fresh:
+                for k in shape:
+                    self.types.setdefault(k, set())
+        for k in self._parents:
+            children = {(k, *v) for v in (r.get(k) for r in records) if type(v) is dict} - seen
+            for child_shape in children:
+                seen.add(child_shape)
+                for child in child_shape[1:]:
+                    self.types.setdefault(f"{k}.{child}", set())
 
     def _sample(self, rec: dict[str, Any]) -> None:
         for k, v in rec.items():

@@ -1,9 +1,9 @@
 """Deterministic world generation: `generate_world(scenario) -> World` (and `load_scenario(path)`).
 
 Order of work: the org (`org.py`), the lead arrivals (Poisson per UTC day), then per lead its
-contact, sheet rows, churn (delete / merge / update) and journey (`journeys.py`), then the drafts
-become records with ids and versions (`drafts.py`), and the truth is computed from the finished
-world (`truth.py`). Semantics: `/work/team/world-semantics.md`; record shapes: `docs/data-contract.md`.
+contact, sheet rows, churn (delete / merge / update), journey and tracked activity (`journeys.py`),
+then the drafts become records with ids and versions (`drafts.py`), and the truth is computed from
+the finished world (`truth.py`). Semantics: `/work/team/world-semantics.md`; record shapes: `docs/data-contract.md`.
 
 Randomness comes from separate `random.Random` streams per concern (org, arrivals, people, sheet)
 and per lead (churn, journey), all derived from the seed, so changing one knob does not reshuffle
@@ -119,6 +119,7 @@ def _generate(scenario: Scenario, progress: ProgressFn | None) -> World:
     planner = JourneyPlanner(sc, org, ids)
     sheet = SheetWriter(sc, people)
     churn_base, journey_base = _stream_base(sc.seed, "churn"), _stream_base(sc.seed, "journey")
+    activity_base, activity_mean = _stream_base(sc.seed, "activity"), sc.contacts.activity_updates
     total = len(leads)
     for lead in leads:
         planner.contact(lead)
@@ -128,6 +129,10 @@ def _generate(scenario: Scenario, progress: ProgressFn | None) -> World:
         planner.churn(lead, churn_rng, people)
         if not lead.deleted and churn_rng.random() < sc.contact_rate:
             planner.plan(lead, random.Random(journey_base + lead.index))
+        if not lead.deleted and activity_mean > 0:
+            # its own stream, drawn only when the knob is set: worlds without it stay byte-identical
+            activity_rng = random.Random(activity_base + lead.index)
+            planner.activity(lead, _poisson(activity_rng, activity_mean), activity_rng)
         if progress is not None and (lead.index % 1000 == 999 or lead.index == total - 1):
             progress("leads", lead.index + 1, total)
     link_reschedules(planner.invitees)

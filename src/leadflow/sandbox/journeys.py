@@ -28,6 +28,7 @@ from leadflow.sandbox.world import Owner, hubspot_time
 
 HOUR_MS = 3_600_000
 MINUTE_MS = 60_000
+ACTIVITY_GAP_MS = DAY_MS  # mean gap between two tracked-activity versions of a contact
 CALL_CONNECTED = "f240bbac-87c9-4f6e-bf70-924b57d47db7"  # HubSpot's "Connected" call disposition
 SUBJECTS = {
     "intro_15": "Quick 15-minute intro call?",
@@ -158,6 +159,23 @@ class JourneyPlanner:
         if updated < c.update_rate and room > 1:
             at = lead.created_ms + 1 + rng.randrange(room)
             contact.change(at, {"phone": people.phone(rng), "lifecyclestage": "marketingqualifiedlead"})
+
+    def activity(self, lead: LeadPlan, count: int, rng: random.Random) -> None:
+        """`count` tracked-activity versions of a live contact (contacts.activity_updates).
+
+        Like HubSpot's analytics properties, each one raises `hs_analytics_num_page_views` by one
+        (a new version with a new `lastmodifieddate`, nothing else changes). The gaps are exponential
+        with a mean of ACTIVITY_GAP_MS, so a lead is active while it is fresh; activity that would
+        fall after the world end does not happen.
+        """
+        contact = lead.contact
+        assert contact is not None
+        t = lead.created_ms
+        for views in range(1, count + 1):
+            t += 1 + int(rng.expovariate(1.0 / ACTIVITY_GAP_MS))
+            if t >= self.end_ms:
+                return
+            contact.change(t, {"hs_analytics_num_page_views": str(views)})
 
     # -- asks ------------------------------------------------------------------------------------
     def ask(self, lead: LeadPlan, key: str, alt: str, requester: Owner, t: int, role: str) -> Draft:

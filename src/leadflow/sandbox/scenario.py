@@ -76,13 +76,18 @@ class LeadsPerDay:
     weekend: float = 12.0
 
 
+MAX_ACTIVITY_UPDATES = 50.0  # mean activity versions per contact; more is not a CRM, it is a log
+
+
 @dataclass(frozen=True)
 class ContactsSpec:
-    """Contact churn: deleted contacts, merged-away duplicates, extra property updates."""
+    """Contact churn: deleted contacts, merged-away duplicates, extra property updates, and the mean
+    number of activity versions per live contact (tracked page views; 0 = none, the default)."""
 
     delete_rate: float = 0.02
     merge_rate: float = 0.03
     update_rate: float = 0.2
+    activity_updates: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,8 @@ class Scenario:
         out["teams"] = [{"name": t.name, "timezone": t.timezone, "reps": list(t.reps)} for t in self.teams]
         out["first_contact_delay_hours"] = list(self.first_contact_delay_hours)
         out["response_delay_hours"] = list(self.response_delay_hours)
+        if not self.contacts.activity_updates:
+            del out["contacts"]["activity_updates"]  # off: the echo (and truth file) of earlier versions
         return out
 
 
@@ -448,8 +455,13 @@ class _Parser:
             raw.get("contacts"),
             "contacts",
             ContactsSpec,
-            {"delete_rate": "prob", "merge_rate": "prob", "update_rate": "prob"},
+            {"delete_rate": "prob", "merge_rate": "prob", "update_rate": "prob", "activity_updates": "num"},
         )
+        if kw["contacts"].activity_updates > MAX_ACTIVITY_UPDATES:
+            raise self.fail(
+                "contacts.activity_updates",
+                f"must be <= {MAX_ACTIVITY_UPDATES:g}, got {kw['contacts'].activity_updates:g}",
+            )
         kw["sheet"] = self.dataclass_section(
             raw.get("sheet"), "sheet", SheetSpec, {"share": "prob", "bad_rows": "prob"}
         )
