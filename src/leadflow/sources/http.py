@@ -247,8 +247,7 @@ class SourceClient:
         if params:  # encoded once here, for the request and for its description (requests would again)
             query = urlencode({k: v for k, v in params.items() if v is not None})
             url = url + ("&" if "?" in url else "?") + query if query else url
-            params = None
-        described = self._describe(method, url, params)
+        described = self._describe(method, url)
         payload = orjson.dumps(json_body) if json_body is not None else None
         headers = {"Accept": "text/csv" if expect == "csv" else "application/json", **(headers or {})}
         if payload is not None:
@@ -259,7 +258,7 @@ class SourceClient:
         for attempt in range(self.http.max_retries + 1):
             wait: float | None = None
             try:
-                response = self._send(method, url, params, payload, headers, gates)
+                response = self._send(method, url, payload, headers, gates)
             except (
                 requests.ConnectionError,
                 requests.Timeout,
@@ -337,7 +336,6 @@ class SourceClient:
         self,
         method: str,
         url: str,
-        params: Mapping[str, Any] | None,
         payload: bytes | None,
         headers: dict[str, str],
         gates: Sequence[str],
@@ -345,9 +343,9 @@ class SourceClient:
         timeout = (self.http.connect_timeout_s, self.http.read_timeout_s)
         self.stats.requests += 1
         if self.limiter is None or not gates:
-            return self._transmit(method, url, params, payload, headers, timeout)
+            return self._transmit(method, url, payload, headers, timeout)
         with self.limiter.slot(*gates):
-            response = self._transmit(method, url, params, payload, headers, timeout)
+            response = self._transmit(method, url, payload, headers, timeout)
         if self.budget is not None:
             self.budget(response, self.limiter)
         return response
@@ -356,7 +354,6 @@ class SourceClient:
         self,
         method: str,
         url: str,
-        params: Mapping[str, Any] | None,
         payload: bytes | None,
         headers: dict[str, str],
         timeout: tuple[float, float],
@@ -369,8 +366,8 @@ class SourceClient:
         differ (a sixth of a page's client time). Any other session goes through `Session.request`.
         """
         session = self.session
-        if params or not url.isascii() or not _plain(session):
-            return session.request(method, url, params=params, data=payload, headers=headers, timeout=timeout)
+        if not url.isascii() or not _plain(session):
+            return session.request(method, url, data=payload, headers=headers, timeout=timeout)
         prepared = requests.PreparedRequest()
         prepared.method = method
         prepared.url = requests.utils.requote_uri(url)
@@ -461,14 +458,9 @@ class SourceClient:
             status=status,
         )
 
-    def _describe(self, method: str, url: str, params: Mapping[str, Any] | None) -> str:
+    def _describe(self, method: str, url: str) -> str:
         parts = urlsplit(url)
-        query = parts.query
-        if params:
-            query = (query + "&" if query else "") + urlencode(
-                {k: v for k, v in params.items() if v is not None}
-            )
-        return self._scrub(f"{method} {parts.path}" + (f"?{query}" if query else ""))
+        return self._scrub(f"{method} {parts.path}" + (f"?{parts.query}" if parts.query else ""))
 
     def _scrub(self, text: str) -> str:
         for secret in self._redact:
