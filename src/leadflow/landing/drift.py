@@ -87,52 +87,30 @@ class RecordObserver:
         self._sampled = 0
 
     def add(self, records: list[Any]) -> None:
-        if self._sampled >= TYPE_SAMPLE_ROWS and all(type(r) is dict for r in records):
-            self._add_known(records)
-            return
-        seen, types, parents = self._seen, self.types, self._parents
-        for rec in records:
-            if type(rec) is not dict:
-                continue
-            shape = tuple(rec)
-            if self._sampled < TYPE_SAMPLE_ROWS or shape not in seen:
-                if self._sampled < TYPE_SAMPLE_ROWS:
-                    self._sampled += 1
-                    self._sample(rec)
-                if shape not in seen:
-                    seen.add(shape)
-                    for k in shape:
-                        types.setdefault(k, set())
-                parents.update((k, None) for k, v in rec.items() if type(v) is dict)
-            for k in parents:
-                v = rec.get(k)
-                if type(v) is dict:
-                    child_shape = (k, *v)
-                    if child_shape not in seen:
-                        seen.add(child_shape)
-                        for child in v:
-                            types.setdefault(f"{k}.{child}", set())
-
-    def _add_known(self, records: list[dict[str, Any]]) -> None:
-        """`add` past the sample, a page at a time: only shapes not seen yet cost per-key work."""
-        seen = self._seen
-        fresh = set(map(tuple, records)) - seen
-        if fresh:  # rare: a record with keys not seen before; go record by record for those
-            for rec in records:
+        """Observe one page of records: the sample first, then key sets a page at a time."""
+        objects = [r for r in records if type(r) is dict]
+        for rec in objects[: max(0, TYPE_SAMPLE_ROWS - self._sampled)]:
+            self._sampled += 1
+            self._sample(rec)
+        seen, types = self._seen, self.types
+        fresh = set(map(tuple, objects)) - seen
+        if fresh:  # records with keys not seen before: note which of their keys hold objects
+            for rec in objects:
                 if tuple(rec) in fresh:
                     self._parents.update((k, None) for k, v in rec.items() if type(v) is dict)
             seen |= fresh
             for shape in fresh:
                 for k in shape:
-                    self.types.setdefault(k, set())
+                    types.setdefault(k, set())
         for k in self._parents:
-            children = {(k, *v) for v in (r.get(k) for r in records) if type(v) is dict} - seen
+            children = {(k, *v) for v in (r.get(k) for r in objects) if type(v) is dict} - seen
             for child_shape in children:
                 seen.add(child_shape)
                 for child in child_shape[1:]:
-                    self.types.setdefault(f"{k}.{child}", set())
+                    types.setdefault(f"{k}.{child}", set())
 
     def _sample(self, rec: dict[str, Any]) -> None:
+        self._parents.update((k, None) for k, v in rec.items() if type(v) is dict)
         for k, v in rec.items():
             kinds = self.types.setdefault(k, set())
             if v is not None:
