@@ -293,7 +293,7 @@ def search_pages(client: SourceClient, obj: str, start_ms: int, min_id: int | No
 def _resumed_list_pages(
     client: SourceClient, obj: str, params: dict[str, Any], after: str | None, notes: list[str]
 ) -> Any:
-    """`list_pages` from a stored `after`; a token the server no longer accepts (400) restarts the list."""
+    """`list_pages`, from a stored `after` when given; a token the server refuses (400) restarts the list."""
     path, hint = f"/crm/v3/objects/{obj}", scope_hint(obj)
     if after:
         try:
@@ -366,15 +366,16 @@ def sync_object(
         if on_live_page is not None:
             on_live_page(obj, got)
 
-    resumed_search = resume.get("mode") == "search"
+    start: int | None = None  # a search from here; None: the list backfill (from `list_after`)
+    min_id: int | None = None
+    list_after: str | None = None
     if resume.get("mode") == "list":
-        result.mode = "full"
-        result.notes.append(f"backfill resumed after {resume.get('after')!r}")
-        params = {"limit": LIST_LIMIT, "properties": ",".join(PROPERTIES[obj]), "archived": "false"}
-        for got in _resumed_list_pages(client, obj, params, resume.get("after"), result.notes):
-            live(got)
-            after = next_after(got)
-            cut({"mode": "list", "after": after} if after else None)
+        list_after = resume.get("after")
+        result.notes.append(f"backfill resumed after {list_after!r}")
+    elif resume.get("mode") == "search":
+        start, min_id = int(resume["start_ms"]), resume.get("min_id")
+        if since_ms is not None and since_ms < start:
+            start, min_id = since_ms, None  # a wider window than the interrupted search: start over
     else:
         lookback_start = previous - lookback_s * 1000 if previous is not None else None
         # `since` widens the window, never narrows it: starting later than the cursor would let the new
@@ -384,27 +385,21 @@ def sync_object(
             if lookback_start is None
             else min(x for x in (since_ms, lookback_start) if x is not None)
         )
-        min_id: int | None = None
-        if resumed_search:
-            start, min_id = int(resume["start_ms"]), resume.get("min_id")
-            if since_ms is not None and since_ms < start:
-                start, min_id = since_ms, None  # a wider window than the interrupted search: start over
-        if start is not None:
-            result.mode = "incremental"
-            windows = 0
-            for got, window, next_id in search_pages(client, obj, max(0, start), min_id):
-                windows = window
-                live(got)
-                cut({"mode": "search", "start_ms": start, "min_id": next_id} if next_id else None)
-            result.notes.append(f"search from {start} ms in {windows} page(s) keyed by hs_object_id")
-        else:
-            result.mode = "full"
-            params = {"limit": LIST_LIMIT, "properties": ",".join(PROPERTIES[obj]), "archived": "false"}
-            path = f"/crm/v3/objects/{obj}"
-            for got in list_pages(client, path, params, scope_hint(obj)):
-                live(got)
-                after = next_after(got)
-                cut({"mode": "list", "after": after} if after else None)
+    if start is not None:
+        result.mode = "incremental"
+        windows = 0
+        for got, window, next_id in search_pages(client, obj, max(0, start), min_id):
+            windows = window
+            live(got)
+            cut({"mode": "search", "start_ms": start, "min_id": next_id} if next_id else None)
+        result.notes.append(f"search from {start} ms in {windows} page(s) keyed by hs_object_id")
+    else:
+        result.mode = "full"
+        params = {"limit": LIST_LIMIT, "properties": ",".join(PROPERTIES[obj]), "archived": "false"}
+        for got in _resumed_list_pages(client, obj, params, list_after, result.notes):
+            live(got)
+            after = next_after(got)
+            cut({"mode": "list", "after": after} if after else None)
     live_records = result.records
     params = {"limit": LIST_LIMIT, "properties": ",".join(PROPERTIES[obj]), "archived": "true"}
     for got in list_pages(client, f"/crm/v3/objects/{obj}", params, scope_hint(obj)):
