@@ -10,19 +10,12 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from leadflow.sandbox.truth import FUNNEL
+
 from .conftest import Built
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt")]
 
-FUNNEL = (
-    "lead_created",
-    "contacted",
-    "engaged",
-    "appointment_booked",
-    "appointment_held",
-    "active_prospect",
-    "won",
-)
 STAGE_COLUMNS = (
     "count(*), count(contacted_at), count(engaged_at), count(appointment_booked_at), "
     "count(appointment_held_at), count(active_prospect_at), count(won_at)"
