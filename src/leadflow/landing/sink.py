@@ -58,14 +58,12 @@ class BatchChain:
     def __init__(self, open_batch: Callable[[], PageSink]) -> None:
         self._open = open_batch
         self.current = open_batch()
-        self.completed = 0
 
     def write_page(self, page: Page) -> None:
         self.current.write_page(page)
 
     def complete(self, cursor: dict[str, Any] | None) -> None:
         self.current.complete(cursor)
-        self.completed += 1
 
     def rotate(self, cursor: dict[str, Any] | None) -> None:
         """Complete the open batch with `cursor` (a resume point) and open the next one."""
