@@ -96,6 +96,7 @@ def extract(
             since=since,
             progress=hook,
         )
+        store.drain()  # every completed batch is in batches/pending before extract returns
         return results
     except BaseException:
         store.abort_open()

@@ -35,6 +35,7 @@ def land(
     for p in pages:
         batch.write_page(p)
     batch.complete(cursor)
+    store.drain()
     assert batch.manifest is not None
     return batch.manifest.batch_id
 

@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from leadflow.errors import LandingError
+from leadflow.landing import files
 from leadflow.landing.files import LandingStore, Manifest
 from leadflow.landing.sink import Page
 
@@ -87,3 +88,45 @@ def test_identical_segments_are_stored_once(store: LandingStore) -> None:
     a, b = store.pending()
     assert a.files[0].sha256 == b.files[0].sha256
     assert len(list(store.files_dir.rglob("*.jsonl"))) == 1
+
+
+def test_a_failing_disk_write_stops_landing_and_writes_no_manifest(
+    store: LandingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disk work runs on the store's disk thread (D36): its failure reaches the extractor and drain."""
+
+    def full(self: object, store: LandingStore) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files._Segment, "close", full)
+    batch = store.open_batch("hubspot", "contacts")
+    batch.write_page(hs_page([contact(1)]))
+    batch.complete({"after": "1"})  # returns at once; the segment is closed on the disk thread
+    with pytest.raises(LandingError, match="No space left on device"):
+        store.drain()
+    assert store.pending() == [] and batch.manifest is None
+    with pytest.raises(LandingError, match="could not be written"):
+        store.open_batch("hubspot", "deals").write_page(hs_page([contact(2)], entity="deals"))
+
+
+def test_complete_hands_lines_to_the_disk_thread_in_order(
+    store: LandingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of two batches interleaved, with chunks flushed mid-segment: every byte lands in its order."""
+    monkeypatch.setattr(files, "WRITE_CHUNK_BYTES", 1_000)
+    small = LandingStore(store.root, segment_bytes=3_000)
+    a, b = small.open_batch("hubspot", "contacts"), small.open_batch("hubspot", "deals")
+    for i in range(40):
+        a.write_page(hs_page([contact(i)]))
+        b.write_page(hs_page([contact(100 + i)], entity="deals"))
+    a.complete({"a": 1})
+    b.complete({"b": 1})
+    small.drain()
+    for batch, first in ((a, 0), (b, 100)):
+        assert batch.manifest is not None and len(batch.manifest.files) > 1
+        ids = [
+            orjson.loads(orjson.loads(line)["body"])["results"][0]["id"]
+            for ref in batch.manifest.files
+            for line in small.segment_path(ref.sha256).read_bytes().splitlines()
+        ]
+        assert ids == [str(first + i) for i in range(40)]

@@ -20,6 +20,8 @@ tenth of that (see docs/landing.md). A type change confined to later records of 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import duckdb
@@ -75,47 +77,64 @@ class RecordObserver:
 
     Same result as the SQL over the staged payloads (every record's top-level keys and the keys of
     its object-valued keys, types from the first `TYPE_SAMPLE_ROWS` records), except that it also
-    looks inside a key that first holds an object past the sample in a record of a new shape. It runs on the
-    extracting thread, which waits on the network anyway, and spares the single writer a pass over
-    every payload (D28). Records that are not objects are skipped (the loader quarantines them).
+    looks inside a key that first holds an object past the sample in a record with a new key. It runs
+    on the extracting thread and spares the single writer a pass over every payload (D28). A page that
+    brings no new key costs a few set look-ups done in C (D36). Records that are not objects are
+    skipped (the loader quarantines them).
     """
 
     def __init__(self) -> None:
         self.types: Observed = {}
-        self._seen: set[tuple[Any, ...]] = set()
-        self._parents: dict[str, None] = {}  # keys seen holding an object (in the sample or a new shape)
+        self._top: set[str] = set()  # top-level keys seen
+        self._children: dict[str, set[str]] = {}  # key seen holding an object -> its keys seen
         self._sampled = 0
 
     def add(self, records: list[Any]) -> None:
         """Observe one page of records: the sample first, then key sets a page at a time."""
         objects = [r for r in records if type(r) is dict]
-        for rec in objects[: max(0, TYPE_SAMPLE_ROWS - self._sampled)]:
-            self._sampled += 1
-            self._sample(rec)
-        seen, types = self._seen, self.types
-        fresh = set(map(tuple, objects)) - seen
-        if fresh:  # records with keys not seen before: note which of their keys hold objects
-            for rec in objects:
-                if tuple(rec) in fresh:
-                    self._parents.update((k, None) for k, v in rec.items() if type(v) is dict)
-            seen |= fresh
-            for shape in fresh:
-                for k in shape:
+        if self._sampled < TYPE_SAMPLE_ROWS:
+            for rec in objects[: TYPE_SAMPLE_ROWS - self._sampled]:
+                self._sampled += 1
+                self._sample(rec)
+        elif self._nothing_new(objects):
+            return
+        self._add_keys(objects)
+
+    def _nothing_new(self, objects: list[dict[str, Any]]) -> bool:
+        """True when no record of the page has a key path not seen before (the common page)."""
+        try:
+            return self._top.issuperset(chain.from_iterable(objects)) and all(
+                kids.issuperset(chain.from_iterable(map(itemgetter(k), objects)))
+                for k, kids in self._children.items()
+            )
+        except (KeyError, TypeError):  # a record lacks the key, or it holds no object there
+            return False
+
+    def _add_keys(self, objects: list[dict[str, Any]]) -> None:
+        types, top, children = self.types, self._top, self._children
+        for rec in objects:
+            if not top.issuperset(rec):  # a new key: note which of the record's keys hold objects
+                for k in rec.keys() - top:
                     types.setdefault(k, set())
-        for k in self._parents:
-            children = {(k, *v) for v in (r.get(k) for r in objects) if type(v) is dict} - seen
-            for child_shape in children:
-                seen.add(child_shape)
-                for child in child_shape[1:]:
-                    types.setdefault(f"{k}.{child}", set())
+                top.update(rec)
+                for k, v in rec.items():
+                    if type(v) is dict:
+                        children.setdefault(k, set())
+        for k, kids in children.items():
+            for rec in objects:
+                v = rec.get(k)
+                if type(v) is dict and not kids.issuperset(v):
+                    for child in v.keys() - kids:
+                        types.setdefault(f"{k}.{child}", set())
+                    kids.update(v)
 
     def _sample(self, rec: dict[str, Any]) -> None:
-        self._parents.update((k, None) for k, v in rec.items() if type(v) is dict)
         for k, v in rec.items():
             kinds = self.types.setdefault(k, set())
             if v is not None:
                 kinds.add(json_type_name(v))
             if isinstance(v, dict):
+                self._children.setdefault(k, set())
                 for child, cv in v.items():
                     child_kinds = self.types.setdefault(f"{k}.{child}", set())
                     if cv is not None:

@@ -17,7 +17,8 @@ writes the manifest (files, their SHA-256, page counts, the cursor) the same way
 loader only once its manifest is in `batches/pending`. A crash before that leaves only unreferenced
 files: the batch was never complete, its cursor never advanced, and the next run fetches it again.
 
-Durability is per segment, not per page: fsyncing every 100-record page would dominate the run, and
+Hashing, writes, fsync and manifests run in order on the store's disk thread, off the network thread
+(D36); `LandingStore.drain` waits for them. Durability is per segment, not per page: fsyncing every 100-record page would dominate the run, and
 an incomplete batch is never loaded anyway (see docs/landing.md).
 """
 
@@ -28,6 +29,8 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +46,8 @@ from leadflow.landing.sink import Page
 
 MANIFEST_FORMAT = 1
 DEFAULT_SEGMENT_BYTES = 32 * 1024 * 1024
+WRITE_CHUNK_BYTES = 1 << 20  # lines handed to the disk thread at a time
+MAX_QUEUED_BYTES = 64 * 1024 * 1024  # lines waiting for the disk thread before write_page blocks
 
 
 def _fsync_dir(path: Path) -> None:
@@ -163,6 +168,17 @@ class LandingStore:
         self._changed = threading.Condition()
         self.events = 0  # batches completed through this store object, plus `notify` calls
         self.cancelled: str | None = None
+        self.disk = DiskThread()
+
+    def drain(self) -> None:
+        """Wait until every batch completed through this store is in `batches/pending` (or failed)."""
+        self.disk.drain()
+
+    def check_running(self, what: str) -> None:
+        """Raise LandingError when this store was cancelled or its disk work failed."""
+        if self.cancelled:
+            raise LandingError(f"{what} stopped: {self.cancelled}")
+        self.disk.check()
 
     def notify(self) -> None:
         """Count an event and wake whoever waits in `wait_for_event` (e.g. a producer finished)."""
@@ -202,6 +218,7 @@ class LandingStore:
             writers = list(self._open)
         for w in writers:
             w.abort()
+        self.disk.wait()  # their open segments are deleted
         return len(writers)
 
     def pending(self) -> list[Manifest]:
@@ -238,7 +255,14 @@ class LandingStore:
 
 
 class BatchWriter:
-    """`PageSink` for one (source, entity) batch: appends pages to segments, then writes the manifest."""
+    """`PageSink` for one (source, entity) batch: appends pages to segments, then writes the manifest.
+
+    The calling (network) thread only encodes each page line and observes its records; hashing,
+    writing, fsync and the manifest run in order on the store's disk thread (D36), so `complete`
+    returns at once and the batch reaches `batches/pending` moments later (`LandingStore.drain`
+    waits for that). Durability and order are as before: a manifest is written only after the
+    segments it lists are durable.
+    """
 
     def __init__(self, store: LandingStore, source: str, entity: str) -> None:
         self.store = store
@@ -247,16 +271,16 @@ class BatchWriter:
         self.batch_id = new_batch_id(source, entity)
         self.opened_at_ms = int(time.time() * 1000)
         self.pages = 0
-        self.manifest: Manifest | None = None
-        self._segments: list[SegmentRef] = []
+        self.manifest: Manifest | None = None  # set by the disk thread once the manifest is durable
+        self._closing = False  # complete() or abort() was called: no more pages
+        self._segments: list[SegmentRef] = []  # closed segments (appended on the disk thread)
         self._layouts: set[tuple[str, str]] = set()
         self._max_line = 0
         self._observer: RecordObserver | None = RecordObserver()
-        self._fh: IO[bytes] | None = None
-        self._tmp: Path | None = None
-        self._hash = hashlib.sha256()
-        self._seg_pages = 0
-        self._seg_bytes = 0
+        self._segment: _Segment | None = None
+        self._segment_count = 0
+        self._chunk: list[bytes] = []
+        self._chunk_bytes = 0
         self._lock = threading.Lock()
 
     def write_page(self, page: Page) -> None:
@@ -265,8 +289,7 @@ class BatchWriter:
             raise LandingError(
                 f"batch {self.source}/{self.entity} got a page of {page.source}/{page.entity}; open one batch per entity"
             )
-        if self.store.cancelled:
-            raise LandingError(f"landing of {self.source}/{self.entity} stopped: {self.store.cancelled}")
+        self.store.check_running(f"landing of {self.source}/{self.entity}")
         line = (
             orjson.dumps(
                 {
@@ -282,20 +305,23 @@ class BatchWriter:
             + b"\n"
         )
         with self._lock:
-            if self.manifest is not None:
+            if self._closing:
                 raise LandingError(f"batch {self.batch_id} is already complete")
-            if self._fh is None:
-                self._tmp = self.store.tmp_dir / f"{self.batch_id}.{len(self._segments):05d}.jsonl.tmp"
-                self._fh = open(self._tmp, "wb")  # noqa: SIM115 - closed in _close_segment
+            if self._segment is None:
+                tmp = self.store.tmp_dir / f"{self.batch_id}.{self._segment_count:05d}.jsonl.tmp"
+                self._segment = _Segment(tmp, open(tmp, "wb"))  # noqa: SIM115 - closed on the disk thread
+                self._segment_count += 1
             self._layouts.add((page.records_path, page.content_type))
             self._max_line = max(self._max_line, len(line))
             self._observe(page)
-            self._fh.write(line)
-            self._hash.update(line)
-            self._seg_pages += 1
-            self._seg_bytes += len(line)
+            self._chunk.append(line)
+            self._chunk_bytes += len(line)
+            self._segment.pages += 1
+            self._segment.size += len(line)
             self.pages += 1
-            if self._seg_bytes >= self.store.segment_bytes:
+            if self._chunk_bytes >= WRITE_CHUNK_BYTES:
+                self._flush_chunk()
+            if self._segment.size >= self.store.segment_bytes:
                 self._close_segment()
         pause_at("extract.page")
 
@@ -313,59 +339,156 @@ class BatchWriter:
             return
         self._observer.add(records)
 
-    def _close_segment(self) -> None:
-        if self._fh is None or self._tmp is None:
+    def _flush_chunk(self) -> None:
+        """Hand the buffered lines of the open segment to the disk thread."""
+        if not self._chunk or self._segment is None:
             return
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
-        sha = self._hash.hexdigest()
-        target = self.store.segment_path(sha)
-        target.parent.mkdir(exist_ok=True)
-        if target.exists():  # identical content already landed: keep the existing immutable file
-            self._tmp.unlink()
-        else:
-            os.replace(self._tmp, target)
-            _fsync_dir(target.parent)
-        self._segments.append(SegmentRef(sha, self._seg_pages, self._seg_bytes))
-        self._fh, self._tmp = None, None
-        self._hash = hashlib.sha256()
-        self._seg_pages = self._seg_bytes = 0
+        lines, segment = self._chunk, self._segment
+        self._chunk, self._chunk_bytes = [], 0
+        self.store.disk.submit(lambda: segment.append(lines), sum(map(len, lines)))
+
+    def _close_segment(self) -> None:
+        if self._segment is None:
+            return
+        self._flush_chunk()
+        segment, self._segment = self._segment, None
+        self.store.disk.submit(lambda: self._segments.append(segment.close(self.store)))
 
     def complete(self, cursor: dict[str, Any] | None) -> None:
-        """Close the batch: last segment durable, then the manifest with `cursor`, atomically."""
+        """Close the batch: the disk thread makes the last segment durable, then writes the manifest
+        with `cursor` atomically."""
         with self._lock:
-            if self.manifest is not None:
+            if self._closing:
                 raise LandingError(f"batch {self.batch_id} is already complete")
+            self._closing = True
             self._close_segment()
+            completed_at_ms = int(time.time() * 1000)
+            observed = (
+                {path: sorted(types) for path, types in self._observer.types.items()}
+                if self._observer is not None and self.pages
+                else None
+            )
+            layouts, max_line = tuple(sorted(self._layouts)), self._max_line
+
+        def write_manifest() -> None:
             manifest = Manifest(
                 batch_id=self.batch_id,
                 source=self.source,
                 entity=self.entity,
                 opened_at_ms=self.opened_at_ms,
-                completed_at_ms=int(time.time() * 1000),
+                completed_at_ms=completed_at_ms,
                 cursor=cursor,
                 files=tuple(self._segments),
-                layouts=tuple(sorted(self._layouts)),
-                max_line_bytes=self._max_line,
+                layouts=layouts,
+                max_line_bytes=max_line,
                 path=self.store.pending_dir / f"{self.batch_id}.json",
-                observed=(
-                    {path: sorted(types) for path, types in self._observer.types.items()}
-                    if self._observer is not None and self.pages
-                    else None
-                ),
+                observed=observed,
             )
             write_atomic(manifest.path, manifest.to_json(), self.store.tmp_dir)
             self.manifest = manifest
-        self.store._closed(self, completed=True)
-        pause_at("extract.complete")
+            self.store._closed(self, completed=True)
+            pause_at("extract.complete")
+
+        self.store.disk.submit(write_manifest)
 
     def abort(self) -> None:
         """Drop an incomplete batch: its open segment is deleted, closed segments stay unreferenced."""
         with self._lock:
-            if self._fh is not None:
-                self._fh.close()
-                if self._tmp is not None:
-                    self._tmp.unlink(missing_ok=True)
-                self._fh, self._tmp = None, None
+            if self._closing:
+                return
+            self._closing = True
+            segment, self._segment = self._segment, None
+            self._chunk, self._chunk_bytes = [], 0
+        if segment is not None:
+            self.store.disk.submit(segment.discard, always=True)
         self.store._closed(self)
+
+
+@dataclass
+class _Segment:
+    """A segment being written: its temporary file, running SHA-256 and counts."""
+
+    tmp: Path
+    fh: IO[bytes]
+    pages: int = 0
+    size: int = 0
+    hash: Any = field(default_factory=hashlib.sha256)
+
+    def append(self, lines: list[bytes]) -> None:
+        for line in lines:
+            self.hash.update(line)
+        self.fh.writelines(lines)
+
+    def close(self, store: LandingStore) -> SegmentRef:
+        """fsync, rename to its SHA-256 (keeping an identical file already there), fsync the directory."""
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        self.fh.close()
+        sha = self.hash.hexdigest()
+        target = store.segment_path(sha)
+        target.parent.mkdir(exist_ok=True)
+        if target.exists():  # identical content already landed: keep the existing immutable file
+            self.tmp.unlink()
+        else:
+            os.replace(self.tmp, target)
+            _fsync_dir(target.parent)
+        return SegmentRef(sha, self.pages, self.size)
+
+    def discard(self) -> None:
+        self.fh.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+class DiskThread:
+    """One thread per store that runs landing's disk work (hashing, writes, fsync, manifests) in order.
+
+    `submit` applies back-pressure once `MAX_QUEUED_BYTES` of lines wait, so a slow disk slows the
+    extractors instead of filling memory. The first failure stops later work (except clean-ups) and
+    is raised by every later `submit`, `check` and `drain`.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._pool: ThreadPoolExecutor | None = None
+        self._jobs = 0
+        self._queued_bytes = 0
+        self.failure: BaseException | None = None
+
+    def submit(self, job: Callable[[], Any], nbytes: int = 0, *, always: bool = False) -> None:
+        with self._cond:
+            if not always:
+                self._cond.wait_for(lambda: self._queued_bytes < MAX_QUEUED_BYTES or self.failure is not None)
+                self.check()
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-disk")
+            self._jobs += 1
+            self._queued_bytes += nbytes
+        self._pool.submit(self._run, job, nbytes, always)
+
+    def _run(self, job: Callable[[], Any], nbytes: int, always: bool) -> None:
+        try:
+            if always or self.failure is None:
+                job()
+        except BaseException as exc:
+            with self._cond:
+                self.failure = self.failure or exc
+        finally:
+            with self._cond:
+                self._jobs -= 1
+                self._queued_bytes -= nbytes
+                self._cond.notify_all()
+
+    def check(self) -> None:
+        """Raise LandingError if a disk job failed."""
+        if self.failure is not None:
+            raise LandingError(f"landing files could not be written: {self.failure}") from self.failure
+
+    def wait(self) -> None:
+        """Wait until every submitted job ran."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._jobs == 0)
+
+    def drain(self) -> None:
+        """Wait until every submitted job ran; raise the first failure."""
+        self.wait()
+        self.check()

@@ -24,11 +24,16 @@ CSV_BAD_ROW = "CSV row has {got} fields, the header has {want}"
 
 
 def record_problem_sql(rec: str, record_id: str, version_ts: str, id_field: str, version_field: str) -> str:
-    """A SQL CASE giving the problem of one staged JSON record, or NULL when it can land."""
+    """A SQL CASE giving the problem of one staged JSON record, or NULL when it can land.
+
+    `rec` is JSON that DuckDB serialised itself (an element `json_extract` took out of the page), so
+    it has no leading whitespace and is an object exactly when it starts with `{`: a prefix test
+    instead of `json_type`, which would parse every record once more (0.6 s per million, D36).
+    """
     no_id = RECORD_NO_ID.format(field=id_field).replace("'", "''")
     no_version = RECORD_NO_VERSION.format(field=version_field).replace("'", "''")
     return (
-        f"CASE WHEN json_type({rec}) <> 'OBJECT' THEN '{RECORD_NOT_OBJECT}' "
+        f"CASE WHEN NOT starts_with({rec}, '{{') THEN '{RECORD_NOT_OBJECT}' "
         f"WHEN {record_id} IS NULL OR {record_id} = '' THEN '{no_id}' "
         f"WHEN {version_ts} IS NULL THEN '{no_version}' END"
     )

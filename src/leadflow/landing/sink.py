@@ -40,7 +40,7 @@ class PageSink(Protocol):
     """Where a connector run writes its pages; one sink per (source, entity) batch."""
 
     def write_page(self, page: Page) -> None:
-        """Persist one page (durably, before returning)."""
+        """Hand one page to landing (durable once its batch is complete)."""
 
     def complete(self, cursor: dict[str, Any] | None) -> None:
         """Close the batch; `cursor` is the watermark the batch advances to once loaded."""
