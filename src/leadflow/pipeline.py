@@ -183,10 +183,18 @@ def sync(
 def _load_while_extracting(
     con: Any, store: LandingStore, producers: list[Future[Any]], into: LoadReport, on_batch: BatchHook | None
 ) -> None:
-    """Load pending batches until every producer is done and nothing is pending."""
+    """Load pending batches until every producer is done and nothing is pending.
+
+    The loader leaves a core to the network while extraction runs; the backlog left when the last
+    producer finishes is loaded with every core (D36).
+    """
+    widened = False
     while True:
         seen = store.events  # before looking: an event from here on ends the wait below at once
         running = any(not f.done() for f in producers)
+        if not running and not widened:
+            con.execute(f"SET threads = {os.cpu_count() or 1}")
+            widened = True
         into.batches.extend(load_pending(con, store, on_batch=on_batch).batches)
         if not running:
             return
