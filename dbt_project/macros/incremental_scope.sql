@@ -4,12 +4,12 @@
     (`staging_increment`), replace those records (delete+insert on the record key) and drop tombstones
     afterwards (`drop_tombstones`).
 
-    Lead-grain models recompute only the leads flagged in `int_affected_leads` (a lead whose input rows
-    changed since the last complete build, by a per-lead fingerprint): a pre-hook deletes every row of
+    Lead-grain models recompute only the leads listed in `int_affected_leads` (a lead whose input rows
+    changed since the last complete build, from the record tables' change log): a pre-hook deletes every row of
     those leads (`delete_affected_leads`), the model selects only their rows (`affected_leads_only`) and
     dbt appends them (strategy `append`: after the delete no key of theirs is left to match, so a
     `merge` would only pay for a join against the whole table; a row that moved to another lead
-    changes both leads' fingerprints, so both are deleted and recomputed, and the models' unique-key
+    is logged with both leads, so both are deleted and recomputed, and the models' unique-key
     tests would catch a duplicate). On `--full-refresh` (or the first build) everything is built. -#}
 
 {#- The newest `_loaded_at` in `relation` (default: this model's table) as a timestamp literal, read
@@ -42,11 +42,10 @@ delete from {{ this }} where is_deleted
 {%- endmacro %}
 
 {#- Pre-hook of a lead-grain model: remove every row of the affected leads (they are selected again). -#}
-{% macro delete_affected_leads(with_config_row=false) -%}
+{% macro delete_affected_leads() -%}
 {%- if is_incremental() -%}
 delete from {{ this }}
-where lead_id in (select lead_id from {{ ref('int_affected_leads') }} where is_affected)
-{%- if with_config_row %} or lead_id = '__config__'{% endif %}
+where lead_id in (select lead_id from {{ ref('int_affected_leads') }})
 {%- endif -%}
 {%- endmacro %}
 
@@ -55,7 +54,7 @@ where lead_id in (select lead_id from {{ ref('int_affected_leads') }} where is_a
 {% macro affected_leads_only(column) -%}
 {%- set scope = ref('int_affected_leads') -%}
 {%- if is_incremental() -%}
-{{ column }} in (select lead_id from {{ scope }} where is_affected)
+{{ column }} in (select lead_id from {{ scope }})
 {%- else -%}
 true
 {%- endif -%}

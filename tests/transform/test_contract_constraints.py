@@ -108,7 +108,7 @@ def test_duckdb_incremental_mart_rejects_null_and_out_of_range(
         )
         _assert_rejected(summary, "leads", r"NOT NULL constraint|CHECK constraint")
         # every lead was re-appended and none was kept: the failed run left the mart as it was
-        affected = _duck_rows(built, "select count(*) from intermediate.int_affected_leads where is_affected")
+        affected = _duck_rows(built, "select count(*) from intermediate.int_affected_leads")
         assert affected[0][0] >= len(before), name
         assert _duck_rows(built, "select * from marts.leads order by all") == before, name
 

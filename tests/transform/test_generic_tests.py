@@ -72,8 +72,13 @@ def _row_checks_failures(built: Built, model: str) -> list[str]:
         ),
         (
             "asks",
+            # the ask's lead disappears from `leads` (checked for the leads of the last build: all of them);
+            # a lead without target asks or appointments, so that the tests of `concession_sequences` and
+            # `appointments` (also selected: they check relationships to `asks`) still pass
             [
-                "update marts.asks set lead_id = 'no-such-lead' where ask_id = (select min(ask_id) from marts.asks)"
+                "delete from marts.leads where lead_id = (select min(lead_id) from marts.asks"
+                " where lead_id not in (select lead_id from marts.concession_sequences"
+                " union all select lead_id from marts.appointments))"
             ],
             ["relationship lead_id -> leads.lead_id"],
         ),
@@ -110,3 +115,45 @@ def test_row_checks_fail_on_each_kind_of_violation(
     finally:
         con.close()
     assert _row_checks_failures(built, model) == expected
+
+
+def test_row_checks_of_lead_grain_models_check_the_recomputed_leads(synced_tiny: Built, copy_of: Any) -> None:
+    """D39: after an incremental build, `row_checks` of a lead-grain model looks at the rows of the
+    leads that build recomputed (a duplicate key is still counted over the whole table); rows of the
+    other leads passed the complete build before and were not written since."""
+    built = copy_of(synced_tiny)
+    changed, untouched = (
+        r[0]
+        for r in built.query(
+            "select lead_id from marts.asks group by lead_id having count(*) = 1 order by lead_id limit 2"
+        )
+    )
+    con = duckdb.connect(str(built.settings.warehouse))
+    try:
+        version_ts, payload = con.execute(
+            "select version_ts, payload::varchar from raw.hubspot__contacts where record_id = ?"
+            " order by version_ts desc limit 1",
+            [changed],
+        ).fetchall()[0]
+        con.execute(
+            "insert into raw.hubspot__contacts values (?, ? + interval 1 second, false,"
+            ' json_merge_patch(?::json, \'{"properties": {"lifecyclestage": "opportunity"}}\'),'
+            " 'test-hash', 'test-batch', 'test-file', now())",
+            [changed, version_ts, payload],
+        )
+    finally:
+        con.close()
+    build(built.settings, as_of=built.as_of)
+    assert [r[0] for r in built.query("select lead_id from intermediate.int_affected_leads")] == [changed]
+    con = duckdb.connect(str(built.settings.warehouse))
+    try:
+        for lead in (changed, untouched):
+            con.execute(f"insert into marts.asks select * from marts.asks where lead_id = '{lead}'")
+    finally:
+        con.close()
+    assert _row_checks_failures(built, "asks") == ["unique ask_id"]
+    compiled = next((built.settings.home / "dbt" / "target" / "compiled").rglob("row_checks_asks*.sql"))
+    duplicated = {r[1] for r in built.query(compiled.read_text())}
+    assert duplicated == {
+        r[0] for r in built.query(f"select ask_id from marts.asks where lead_id = '{changed}'")
+    }

@@ -10,6 +10,7 @@ build the marts and the lead-grain intermediate tables must equal a full refresh
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +39,14 @@ TABLES = (
     "intermediate.int_asks_sequenced",
     "intermediate.int_appointments_attributed",
     "intermediate.int_lead_journey",
-    # the lead-resolution tables (rebuilt each time) and the fingerprints (only affected leads replaced)
+    # the lead-resolution tables (record-level increments, D37) and the last complete build's state
     "intermediate.int_contact_merges",
     "intermediate.int_contact_links",
     "intermediate.int_leads_resolved",
     "intermediate.int_asks",
     "intermediate.int_appointments",
     "intermediate.int_deals",
-    "intermediate.int_lead_fingerprints",
+    "intermediate.int_lead_build_state",
 )
 DAY_MS = 86_400_000
 
@@ -59,9 +60,9 @@ def _query(warehouse: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 def _tables(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
-    # a fingerprint row names the build that stored it: differs between incremental and full builds
+    # the build state names the build that stored it: differs between incremental and full builds
     def cols(t: str) -> str:
-        return "* exclude (invocation_id)" if t.endswith("int_lead_fingerprints") else "*"
+        return "* exclude (completed_at)" if t.endswith("int_lead_build_state") else "*"
 
     return {t: _query(warehouse, f"select {cols(t)} from {t} order by all") for t in TABLES}
 
@@ -114,11 +115,11 @@ def test_incremental_builds_equal_full_refresh(tmp_path: Path) -> None:
         for before in (appts_1, appts_2)
         for k in before
     ), "a Calendly booking must pass its start between builds"
-    # the last build recomputed only the leads whose inputs changed
-    affected, total = _query(
-        wh, "select count(*) filter (where is_affected), count(*) from intermediate.int_affected_leads"
-    )[0]
+    # the last build recomputed only the leads whose inputs changed, and the record tables only some records
+    affected = _query(wh, "select count(*) from intermediate.int_affected_leads")[0][0]
+    total = _query(wh, "select count(*) from marts.leads")[0][0]
     assert 0 < affected < total
+    assert _runs(wh) == dict.fromkeys(RECORD_TABLES, "done")
 
     build(settings, as_of=hubspot_time(cuts[2]), full_refresh=True)
     assert _tables(wh) == third
@@ -164,20 +165,228 @@ def test_contact_version_that_changes_nothing_the_leads_read_recomputes_no_lead(
     _new_contact_version(wh, moved, {"hubspot_owner_id": new_owner}, "new-owner")
 
     build(settings, as_of=as_of)
-    affected = {
-        r[0] for r in _query(wh, "select lead_id from intermediate.int_affected_leads where is_affected")
-    }
+    affected = {r[0] for r in _query(wh, "select lead_id from intermediate.int_affected_leads")}
     assert affected == {moved}
     assert _query(wh, f"select owner_id from marts.leads where lead_id = '{moved}'")[0][0] == new_owner
     assert _tables(wh) == _full_refresh_copy(wh, tmp_path / "fr", as_of)
 
 
-def test_lead_fingerprint_hashes_every_resolved_column_but_loaded_at(tmp_path: Path) -> None:
-    """The fingerprint lists `int_leads_resolved`'s columns: a new column must be added there too."""
-    model = (project_dir() / "models" / "intermediate" / "int_affected_leads.sql").read_text()
-    listed = model.split("select\n            ", 1)[1].split("\n        from", 1)[0]
-    hashed = {c.strip() for c in listed.split(",")}
-    resolved = (project_dir() / "models" / "intermediate" / "int_leads_resolved.sql").read_text()
-    final = resolved.rsplit("\nselect\n", 1)[1].split("\nfrom contacts", 1)[0]
-    produced = {line.strip().rstrip(",").rsplit(" as ", 1)[-1].split(".")[-1] for line in final.splitlines()}
-    assert hashed == produced - {"_loaded_at"}
+RECORD_TABLES = (
+    "int_contact_merges",
+    "int_contact_links",
+    "int_leads_resolved",
+    "int_asks",
+    "int_appointments",
+    "int_deals",
+)
+
+
+def _runs(warehouse: Path) -> dict[str, str]:
+    """How each record table built last time: `done` (record-level increment) or `full` (D37)."""
+    rows = _query(
+        warehouse,
+        "select model, arg_max(kind, changed_at) from intermediate._record_changes"
+        " where kind in ('done', 'full') group by model",
+    )
+    return dict(rows)
+
+
+def _latest(warehouse: Path, table: str, record_id: str) -> tuple[Any, dict[str, Any]]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        version_ts, payload = con.execute(
+            f"select version_ts, payload::varchar from raw.{table} where record_id = ?"
+            " order by version_ts desc limit 1",
+            [record_id],
+        ).fetchall()[0]
+    finally:
+        con.close()
+    return version_ts, orjson.loads(payload)
+
+
+def _land(
+    warehouse: Path,
+    table: str,
+    record_id: str,
+    payload: dict[str, Any],
+    version_ts: Any,
+    *,
+    deleted: bool = False,
+) -> None:
+    """Append one raw version (loaded now, i.e. after everything the last build read)."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute(
+            f"insert into raw.{table} values (?, ?, ?, ?::json, ?, 'test-batch', 'test-file', now())",
+            [
+                record_id,
+                version_ts,
+                deleted,
+                orjson.dumps(payload).decode(),
+                f"test-{table}-{record_id}-{deleted}",
+            ],
+        )
+    finally:
+        con.close()
+
+
+def _bump(warehouse: Path, table: str, record_id: str, change: Any = None, *, deleted: bool = False) -> None:
+    """A later version of a raw record: its latest payload passed through `change` (or a tombstone)."""
+    version_ts, payload = _latest(warehouse, table, record_id)
+    if change is not None:
+        change(payload)
+    _land(warehouse, table, record_id, payload, version_ts + timedelta(seconds=1), deleted=deleted)
+
+
+def _one(warehouse: Path, sql: str) -> Any:
+    rows = _query(warehouse, sql)
+    assert rows, sql
+    return rows[0][0] if len(rows[0]) == 1 else rows[0]
+
+
+def test_record_level_triggers_equal_full_refresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """D37: each input change a record table relies on, landed after a complete build, then an
+    incremental build that must equal a full refresh: an archived engagement, an association moved to
+    another contact, a contact merged into another, a new lead-sheet row, a contact's changed e-mail
+    (its Calendly booking no longer resolves to it), a cancelled Calendly event; then the changes that
+    rebuild the record tables in full: an owner renamed, a changed seed, `as_of` moved back."""
+    world = generate_world(load_scenario(SCENARIOS / "tiny.yaml"))
+    settings = settings_at(tmp_path / "inc")
+    wh = settings.warehouse
+    wh.parent.mkdir(parents=True, exist_ok=True)
+    as_of = hubspot_time(world.end_ms)
+    write_raw_from_world(world, wh, loaded_at_ms=world.end_ms)
+    build(settings, as_of=as_of)
+
+    def check(name: str, at: str = as_of) -> None:
+        assert _tables(wh) == _full_refresh_copy(wh, tmp_path / name, at), name
+
+    # 1. record-level changes, each in a different lead
+    call_ask, call_lead = _one(
+        wh, "select ask_id, lead_id from marts.asks where engagement_type = 'calls' order by ask_id limit 1"
+    )
+    email_ask, email_lead = _one(
+        wh,
+        f"select ask_id, lead_id from marts.asks where engagement_type = 'emails' and lead_id <> '{call_lead}' order by ask_id limit 1",
+    )
+    booking, booking_lead = _one(
+        wh,
+        "select appointment_id, lead_id from marts.appointments where appointment_source = 'calendly_event' order by 1 limit 1",
+    )
+    event_booking, event_uri = _one(
+        wh,
+        "select 'calendly:' || invitee_uri, event_uri from staging.stg_calendly__invitees"
+        f" where 'calendly:' || invitee_uri <> '{booking}' and not is_rescheduled and invitee_status = 'active' order by 1 limit 1",
+    )
+    taken = (call_lead, email_lead, booking_lead)
+    merged, survivor, target = (
+        r[0]
+        for r in _query(
+            wh,
+            "select lead_id from marts.leads where asks_count > 0 and lead_id not in ('"
+            + "', '".join(taken)
+            + "')"
+            " order by lead_id limit 3",
+        )
+    )
+    sheetless = _one(
+        wh,
+        "select lead_id from marts.leads where not is_in_lead_sheet and lead_id not in ('"
+        + "', '".join((*taken, merged, survivor, target))
+        + "') order by lead_id limit 1",
+    )
+    merged_asks = {r[0] for r in _query(wh, f"select ask_id from marts.asks where lead_id = '{merged}'")}
+
+    _bump(wh, "hubspot__calls", call_ask.split(":")[1], deleted=True)
+    email_id = email_ask.split(":")[1]
+
+    def move(payload: dict[str, Any]) -> None:
+        payload["to"][0]["toObjectId"] = int(target)
+
+    _bump(wh, "hubspot__associations", f"emails:{email_id}:contacts", move)
+
+    def merge(payload: dict[str, Any]) -> None:
+        payload["properties"]["hs_merged_object_ids"] = merged
+
+    _bump(wh, "hubspot__contacts", survivor, merge)
+    _, contact = _latest(wh, "hubspot__contacts", sheetless)
+    email = contact["properties"]["email"]
+    _land(
+        wh,
+        "sheet__leads",
+        email.lower(),
+        {"submitted_at": "2025-03-03T06:40:58Z", "email": email, "form": "pricing"},
+        datetime.now(UTC),
+    )
+
+    def new_email(payload: dict[str, Any]) -> None:
+        payload["properties"]["email"] = "someone.else@example.invalid"
+
+    _bump(wh, "hubspot__contacts", booking_lead, new_email)
+
+    def cancel(payload: dict[str, Any]) -> None:
+        payload["status"] = "canceled"
+
+    _bump(wh, "calendly__scheduled_events", event_uri, cancel)
+
+    build(settings, as_of=as_of)
+    assert _runs(wh) == dict.fromkeys(RECORD_TABLES, "done")
+    assert not _query(wh, f"select 1 from marts.asks where ask_id = '{call_ask}'")
+    assert _one(wh, f"select lead_id from marts.asks where ask_id = '{email_ask}'") == target
+    assert not _query(wh, f"select 1 from marts.leads where lead_id = '{merged}'")
+    assert {
+        r[0] for r in _query(wh, f"select ask_id from marts.asks where lead_id = '{survivor}'")
+    } >= merged_asks
+    assert _one(wh, f"select is_in_lead_sheet from marts.leads where lead_id = '{sheetless}'") is True
+    assert not _query(wh, f"select 1 from marts.appointments where appointment_id = '{booking}'")
+    assert (
+        _one(wh, f"select status from intermediate.int_appointments where appointment_id = '{event_booking}'")
+        == "canceled"
+    )
+    affected = {r[0] for r in _query(wh, "select lead_id from intermediate.int_affected_leads")}
+    assert {call_lead, email_lead, target, merged, survivor, sheetless, booking_lead} <= affected
+    check("records")
+
+    # 2. an owner renamed: the tables that read owners rebuild in full, the others stay record-level
+    owner = _one(wh, "select owner_id from marts.leads where owner_id is not null order by 1 limit 1")
+
+    def rename(payload: dict[str, Any]) -> None:
+        payload["lastName"] = "Renamed"
+
+    _bump(wh, "hubspot__owners", owner, rename)
+    build(settings, as_of=as_of)
+    runs = _runs(wh)
+    assert runs["int_leads_resolved"] == runs["int_appointments"] == "full"
+    assert runs["int_asks"] == runs["int_contact_links"] == "done"
+    assert (
+        _one(
+            wh,
+            f"select count(*) from marts.leads where owner_id = '{owner}' and owner_name not like '% Renamed'",
+        )
+        == 0
+    )
+    check("owner")
+
+    # 3. a seed changed: every record table rebuilds in full, every lead is recomputed
+    project = tmp_path / "project"
+    shutil.copytree(project_dir(), project, ignore=shutil.ignore_patterns("target", "logs"))
+    seed = project / "seeds" / "channel_mapping.csv"
+    seed.write_text(
+        seed.read_text().replace("hubspot_engagement,calls,mobile", "hubspot_engagement,calls,web")
+    )
+    monkeypatch.setenv("LEADFLOW_DBT_PROJECT_DIR", str(project))
+    build(settings, as_of=as_of)
+    assert _runs(wh) == dict.fromkeys(RECORD_TABLES, "full")
+    assert (
+        _one(wh, "select count(*) from marts.asks where engagement_type = 'calls' and channel <> 'web'") == 0
+    )
+    assert _one(wh, "select count(*) from intermediate.int_affected_leads") >= _one(
+        wh, "select count(*) from marts.leads"
+    )
+    check("seed")
+
+    # 4. `as_of` moved back: answers not yet due become pending again, everything is rebuilt
+    earlier = hubspot_time(world.end_ms - 3 * DAY_MS)
+    build(settings, as_of=earlier)
+    assert _runs(wh)["int_asks"] == "full"
+    check("as_of", earlier)

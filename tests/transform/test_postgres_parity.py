@@ -108,14 +108,19 @@ def test_postgres_marts_equal_duckdb_marts(tmp_path_factory: pytest.TempPathFact
     summary = build(built.settings, target="postgres", as_of=built.as_of, env=env)
     # every data test passes on Postgres as on DuckDB (45 nodes since D33, row_checks included)
     assert summary.success and summary.statuses.get("pass", 0) == built.summary.statuses["pass"] > 40
-    # a second build takes the incremental path on Postgres too (fingerprints compared, nothing to redo)
+    # a second build takes the incremental path on Postgres too (record tables find nothing new, D37)
     again = build(built.settings, target="postgres", as_of=built.as_of, env=env)
     assert again.success
     with psycopg.connect(**PG) as pg:
         flagged = pg.execute(
-            f'select count(*) from "{pg_prefix}_intermediate".int_affected_leads where is_affected'
+            f'select count(*) from "{pg_prefix}_intermediate".int_affected_leads'
         ).fetchall()[0][0]
+        runs = pg.execute(
+            f'select kind, count(*) from "{pg_prefix}_intermediate"._record_changes group by kind'
+        ).fetchall()
     assert flagged == 0
+    # the second build's record tables ran their increments (`done`) and logged no change
+    assert dict(runs).get("done") == 6 and "change" not in dict(runs)
     duck = duckdb.connect(str(built.settings.warehouse), read_only=True)
     try:
         with psycopg.connect(**PG) as pg:

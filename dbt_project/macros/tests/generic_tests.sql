@@ -51,39 +51,69 @@ having {{ column_name }} is null or count(*) > 1
       (null counts as a failure, as in `expression_is_true`);
     - `relationships`: `{column, to, field}`; a non-null value of `column` missing from `field` of
       `to` (written `ref('model')` as for dbt's `relationships`, so that dbt records the dependency
-      when it parses the arguments, also under partial parsing). -#}
-{% test row_checks(model, keys=[], unique=[], accepted=[], expressions=[], relationships=[]) %}
+      when it parses the arguments, also under partial parsing).
+    - `changed_leads`: `{column, leads}` (`leads` written `ref('int_affected_leads')`): for the
+      lead-grain models, check only the rows of the leads recomputed since the last complete build
+      (decision D39); a key or unique value is still counted over the whole table, but only for the
+      values those rows hold. Equivalent to checking everything: the last complete build's tests
+      passed on the whole table (the build state is written only after them), and since then rows
+      were only deleted or appended for the listed leads, so any new duplicate, bad value or missing
+      parent involves a listed lead's row (every relationship checked this way joins rows of the
+      same lead, or a seed, whose change lists every lead). -#}
+{% test row_checks(model, keys=[], unique=[], accepted=[], expressions=[], relationships=[], changed_leads=none) %}
+{%- if changed_leads %}
+{%- set rows = "(select * from " ~ model ~ " where " ~ changed_leads.column ~ " in (select lead_id from "
+    ~ changed_leads.leads ~ ")) as changed_rows" %}
+{%- else %}
+{%- set rows = model %}
+{%- endif %}
 {%- set parts = [] -%}
 {%- for column in keys %}
+{%- if changed_leads %}
+{%- do parts.append(
+    "select 'key " ~ column ~ "' as failed_check, cast(" ~ column ~ " as varchar) as detail\n"
+    ~ "from " ~ rows ~ " where " ~ column ~ " is null\nunion all\n"
+    ~ "select 'key " ~ column ~ "' as failed_check, cast(" ~ column ~ " as varchar) as detail\n"
+    ~ "from " ~ model ~ " where " ~ column ~ " in (select " ~ column ~ " from " ~ rows ~ ")"
+    ~ " group by " ~ column ~ " having count(*) > 1") %}
+{%- else %}
 {%- do parts.append(
     "select 'key " ~ column ~ "' as failed_check, cast(" ~ column ~ " as varchar) as detail\n"
     ~ "from " ~ model ~ " group by " ~ column ~ " having " ~ column ~ " is null or count(*) > 1") %}
+{%- endif %}
 {%- endfor %}
 {%- for column in unique %}
 {%- do parts.append(
     "select 'unique " ~ column ~ "' as failed_check, cast(" ~ column ~ " as varchar) as detail\n"
-    ~ "from " ~ model ~ " where " ~ column ~ " is not null group by " ~ column ~ " having count(*) > 1") %}
+    ~ "from " ~ model ~ " where " ~ column ~ " is not null"
+    ~ (" and " ~ column ~ " in (select " ~ column ~ " from " ~ rows ~ ")" if changed_leads else "")
+    ~ " group by " ~ column ~ " having count(*) > 1") %}
 {%- endfor %}
 {%- for check in accepted %}
 {%- set quoted = [] %}
 {%- for value in check['values'] %}{% do quoted.append("'" ~ value ~ "'") %}{% endfor %}
 {%- do parts.append(
     "select 'accepted " ~ check.column ~ "' as failed_check, cast(" ~ check.column ~ " as varchar) as detail\n"
-    ~ "from " ~ model ~ " where " ~ check.column ~ " is not null and " ~ check.column
+    ~ "from " ~ rows ~ " where " ~ check.column ~ " is not null and " ~ check.column
     ~ " not in (" ~ quoted | join(', ') ~ ")") %}
 {%- endfor %}
 {%- for check in expressions %}
 {%- do parts.append(
     "select 'expression " ~ (check.expression | replace("'", "''")) ~ "' as failed_check, cast(null as varchar) as detail\n"
-    ~ "from " ~ model ~ " where not coalesce((" ~ check.expression ~ "), false)"
+    ~ "from " ~ rows ~ " where not coalesce((" ~ check.expression ~ "), false)"
     ~ (" and (" ~ check.where ~ ")" if check.where else "")) %}
 {%- endfor %}
 {%- for check in relationships %}
 {%- set parent = check.to %}
+{%- set child_rows = ("(select * from " ~ model ~ " where " ~ changed_leads.column ~ " in (select lead_id from "
+    ~ changed_leads.leads ~ "))") if changed_leads else model %}
+{#- scoped: only the parent keys the checked rows name are looked up (no hash table over the whole parent) -#}
+{%- set parent_rows = ("(select " ~ check.field ~ " from " ~ parent ~ " where " ~ check.field ~ " in (select "
+    ~ check.column ~ " from " ~ child_rows ~ " as c))") if changed_leads else parent %}
 {%- do parts.append(
     "select 'relationship " ~ check.column ~ " -> " ~ parent.identifier ~ "." ~ check.field ~ "' as failed_check,"
     ~ " cast(child." ~ check.column ~ " as varchar) as detail\n"
-    ~ "from " ~ model ~ " as child left join " ~ parent ~ " as parent on child." ~ check.column
+    ~ "from " ~ child_rows ~ " as child left join " ~ parent_rows ~ " as parent on child." ~ check.column
     ~ " = parent." ~ check.field ~ "\nwhere child." ~ check.column ~ " is not null and parent." ~ check.field ~ " is null") %}
 {%- endfor %}
 {{ parts | join('\nunion all\n') }}

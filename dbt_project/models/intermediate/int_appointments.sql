@@ -1,5 +1,63 @@
-/* grain: one row per appointment: a HubSpot meeting (mobile) or a Calendly invitee on its event (web) */
-with as_of as (
+/* grain: one row per appointment: a HubSpot meeting (mobile) or a Calendly invitee on its event (web).
+   Record-level increments (decision D37): meetings and invitees with a new version since, invitees
+   of events with a new version, meetings whose link changed, appointments of leads whose row changed
+   and invitees with their e-mail (the lead they resolve to may have changed), and `scheduled` Calendly
+   bookings that have started by `as_of` (they turn `held`). A change of event types, Calendly users or
+   owners rebuilds the table. */
+-- depends_on: {{ ref('base_hubspot__meetings') }}
+-- depends_on: {{ ref('base_calendly__invitees') }}
+-- depends_on: {{ ref('base_calendly__scheduled_events') }}
+-- depends_on: {{ ref('base_calendly__event_types') }}
+-- depends_on: {{ ref('base_calendly__users') }}
+-- depends_on: {{ ref('base_hubspot__owners') }}
+{{ config(materialized='record_table', record_keys=['appointment_id'], record_lead='lead_id', record_as_of=true,
+          record_upstream=['int_contact_links', 'int_leads_resolved'],
+          record_sources=['base_hubspot__meetings', 'base_calendly__invitees', 'base_calendly__scheduled_events',
+                          'base_calendly__event_types', 'base_calendly__users', 'base_hubspot__owners'],
+          record_full_on=['base_calendly__event_types', 'base_calendly__users', 'base_hubspot__owners']) }}
+{%- set plan = record_plan() %}
+with
+{%- if plan.incremental %}
+lead_changes as materialized (
+    select lead_id from ({{ record_upstream_changes('int_leads_resolved', plan) }}) as c
+),
+
+scope as materialized (
+    select 'meeting:' || record_id as appointment_id
+    from ({{ record_changed_ids('base_hubspot__meetings', plan) }}) as m
+    union
+    select 'meeting:' || split_part(record_key, ':', 2)
+    from ({{ record_upstream_changes('int_contact_links', plan) }}) as l
+    where record_key like 'meetings:%'
+    union
+    select 'calendly:' || record_id from ({{ record_changed_ids('base_calendly__invitees', plan) }}) as i
+    union
+    select 'calendly:' || invitee_uri from {{ ref('stg_calendly__invitees') }}
+    where event_uri in (select record_id from ({{ record_changed_ids('base_calendly__scheduled_events', plan) }}) as e)
+    union
+    -- the lead an invitee resolves to (by e-mail) may have changed: before (stored) and now (its e-mail)
+    select appointment_id from {{ this }} where lead_id in (select lead_id from lead_changes)
+    union
+    select 'calendly:' || invitee_uri from {{ ref('stg_calendly__invitees') }}
+    where email_hash in (
+        select email_hash from {{ ref('int_leads_resolved') }} where lead_id in (select lead_id from lead_changes)
+    )
+    union
+    -- Calendly bookings that have started by `as_of` (it only moves on: moving back rebuilds)
+    select appointment_id from {{ this }}
+    where appointment_source = 'calendly_event' and status = 'scheduled' and starts_at <= {{ as_of_sql() }}
+),
+
+scope_meetings as materialized (
+    select substr(appointment_id, 9) as meeting_id from scope where appointment_id like 'meeting:%'
+),
+
+scope_invitees as materialized (
+    select substr(appointment_id, 10) as invitee_uri from scope where appointment_id like 'calendly:%'
+),
+{%- endif %}
+
+as_of as (
     select {{ as_of_sql() }} as as_of_at
 ),
 
@@ -37,16 +95,26 @@ meetings as (
         cast(null as varchar) as rescheduled_to_source_id,
         meetings._loaded_at
     from {{ ref('stg_hubspot__meetings') }} as meetings
-    left join {{ ref('int_contact_links') }} as links
-        on links.from_type = 'meetings' and links.from_id = meetings.meeting_id
+    left join (
+        select from_id, contact_id from {{ ref('int_contact_links') }} as l
+        where from_type = 'meetings' and {{ record_in_scope(['l.from_id'], 'scope_meetings', ['meeting_id'], plan) }}
+    ) as links
+        on links.from_id = meetings.meeting_id
     left join ladder
         on ladder.source_system = 'hubspot_meeting' and meetings.activity_type = ladder.source_value
+    where {{ record_in_scope(['meetings.meeting_id'], 'scope_meetings', ['meeting_id'], plan) }}
+),
+
+scoped_invitees as {% if plan.incremental %}materialized {% endif %}(
+    select * from {{ ref('stg_calendly__invitees') }} as invitees
+    where {{ record_in_scope(['invitees.invitee_uri'], 'scope_invitees', ['invitee_uri'], plan) }}
 ),
 
 lead_emails as (
     select email_hash, min(lead_id) as lead_id
     from {{ ref('int_leads_resolved') }}
     where email_hash is not null
+    {%- if plan.incremental %} and email_hash in (select email_hash from scoped_invitees){% endif %}
     group by email_hash
 ),
 
@@ -71,7 +139,7 @@ calendly as (
         end as status,
         invitees.new_invitee_uri as rescheduled_to_source_id,
         greatest(invitees._loaded_at, events._loaded_at) as _loaded_at
-    from {{ ref('stg_calendly__invitees') }} as invitees
+    from scoped_invitees as invitees
     cross join as_of
     inner join {{ ref('stg_calendly__scheduled_events') }} as events
         on invitees.event_uri = events.event_uri
@@ -89,13 +157,17 @@ unioned as (
     select * from meetings
     union all
     select * from calendly
+),
+
+final as (
+    select
+        unioned.*,
+        coalesce(channels.channel, case when unioned.appointment_source = 'hubspot_meeting' then 'mobile' else 'web' end)
+            as appointment_channel
+    from unioned
+    left join channels
+        on channels.source_system
+        = case when unioned.appointment_source = 'hubspot_meeting' then 'hubspot_appointment' else 'calendly_appointment' end
 )
 
-select
-    unioned.*,
-    coalesce(channels.channel, case when unioned.appointment_source = 'hubspot_meeting' then 'mobile' else 'web' end)
-        as appointment_channel
-from unioned
-left join channels
-    on channels.source_system
-    = case when unioned.appointment_source = 'hubspot_meeting' then 'hubspot_appointment' else 'calendly_appointment' end
+{{ record_scope_select('final', 'scope', ['appointment_id'], plan) }}

@@ -1,0 +1,18 @@
+/* grain: one row: the last complete build (its stamp, the seeds-and-vars state and `as_of` it used).
+   Written last, after the lead-grain marts and their tests passed, so that a failed build leaves the
+   previous stamp and the next build recomputes the leads of both (`int_affected_leads`). Also prunes
+   the change log (`_record_changes`) of rows every consumer has read. */
+-- depends_on: {{ ref('leads') }}
+-- depends_on: {{ ref('asks') }}
+-- depends_on: {{ ref('appointments') }}
+-- depends_on: {{ ref('concession_sequences') }}
+-- depends_on: {{ ref('int_affected_leads') }}
+-- depends_on: {{ ref('int_data_watermark') }}
+{{ config(materialized='table', post_hook="{{ record_log_prune() }}") }}
+{%- if not execute %}{% do inputs_state_dependencies() %}{% endif %}
+{%- set state = inputs_state() if execute else '' %}
+{%- set as_of = record_as_of_value(true) if execute else '' %}
+select
+    {{ record_stamp() }} as completed_at,
+    cast('{{ state }}' as varchar) as inputs_state,
+    {{ "cast('" ~ as_of ~ "' as timestamp)" if as_of else 'cast(null as timestamp)' }} as as_of
