@@ -146,16 +146,22 @@ def _new_contact_version(warehouse: Path, contact_id: str, properties: dict[str,
         con.close()
 
 
+def _built_tiny_world(tmp_path: Path) -> tuple[Any, Any, str]:
+    """The tiny world's raw tables in a new warehouse, built once at its end; (world, settings, as_of)."""
+    world = generate_world(load_scenario(SCENARIOS / "tiny.yaml"))
+    settings = settings_at(tmp_path / "inc")
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    as_of = hubspot_time(world.end_ms)
+    write_raw_from_world(world, settings.warehouse, loaded_at_ms=world.end_ms)
+    build(settings, as_of=as_of)
+    return world, settings, as_of
+
+
 def test_contact_version_that_changes_nothing_the_leads_read_recomputes_no_lead(tmp_path: Path) -> None:
     """D34: a contact version with only an activity property (`hs_analytics_num_page_views`, what
     `contacts.activity_updates` generates) leaves its lead unaffected; a new owner does not."""
-    world = generate_world(load_scenario(SCENARIOS / "tiny.yaml"))
-    settings = settings_at(tmp_path / "inc")
+    _, settings, as_of = _built_tiny_world(tmp_path)
     wh = settings.warehouse
-    wh.parent.mkdir(parents=True, exist_ok=True)
-    as_of = hubspot_time(world.end_ms)
-    write_raw_from_world(world, wh, loaded_at_ms=world.end_ms)
-    build(settings, as_of=as_of)
     quiet, moved = (r[0] for r in _query(wh, "select lead_id from marts.leads order by lead_id limit 2"))
     old_owner = _query(wh, f"select owner_id from marts.leads where lead_id = '{moved}'")[0][0]
     new_owner = _query(
@@ -250,13 +256,8 @@ def test_record_level_triggers_equal_full_refresh(tmp_path: Path, monkeypatch: p
     another contact, a contact merged into another, a new lead-sheet row, a contact's changed e-mail
     (its Calendly booking no longer resolves to it), a cancelled Calendly event; then the changes that
     rebuild the record tables in full: an owner renamed, a changed seed, `as_of` moved back."""
-    world = generate_world(load_scenario(SCENARIOS / "tiny.yaml"))
-    settings = settings_at(tmp_path / "inc")
+    world, settings, as_of = _built_tiny_world(tmp_path)
     wh = settings.warehouse
-    wh.parent.mkdir(parents=True, exist_ok=True)
-    as_of = hubspot_time(world.end_ms)
-    write_raw_from_world(world, wh, loaded_at_ms=world.end_ms)
-    build(settings, as_of=as_of)
 
     def check(name: str, at: str = as_of) -> None:
         assert _tables(wh) == _full_refresh_copy(wh, tmp_path / name, at), name
