@@ -343,9 +343,9 @@ class BatchWriter:
         """Hand the buffered lines of the open segment to the disk thread."""
         if not self._chunk or self._segment is None:
             return
-        lines, segment = self._chunk, self._segment
+        lines, size, segment = self._chunk, self._chunk_bytes, self._segment
         self._chunk, self._chunk_bytes = [], 0
-        self.store.disk.submit(lambda: segment.append(lines), sum(map(len, lines)))
+        self.store.disk.submit(lambda: segment.append(lines), size)
 
     def _close_segment(self) -> None:
         if self._segment is None:
