@@ -60,6 +60,18 @@ def test_batch_lands_rows_ledger_and_cursor(store: LandingStore, warehouse: Path
     assert store.pending() == []
 
 
+def test_payloads_are_stored_with_zstd(store: LandingStore, warehouse: Path) -> None:
+    land(store, "hubspot", "contacts", [hs_page([contact(i) for i in range(1, 200)])], {"c": 1})
+    with connect_writer(warehouse) as con:
+        loader.load_pending(con, store)
+        con.execute("CHECKPOINT")
+        used = con.execute(
+            """SELECT DISTINCT compression FROM pragma_storage_info('raw.hubspot__contacts')
+               WHERE column_name = 'payload' AND segment_type = 'JSON'"""
+        ).fetchall()
+    assert used == [("ZSTD",)]  # D45: faster to checkpoint than FSST and half the size for JSON
+
+
 def test_loading_the_same_batch_twice_changes_nothing(store: LandingStore, warehouse: Path) -> None:
     land(store, "hubspot", "contacts", [hs_page([contact(1), contact(2)])], {"after": "2"})
     [manifest] = store.pending()

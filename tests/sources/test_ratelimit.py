@@ -66,6 +66,27 @@ def test_in_flight_requests_hold_their_slot() -> None:
     assert wait == 0.0 and slot is not None
 
 
+def test_an_answer_that_expired_behind_one_still_in_flight_frees_its_slot() -> None:
+    gate = RollingWindow(2, 1.0)
+    _, _slow = gate.reserve(0.0)  # the older request stays in flight
+    _, fast = gate.reserve(0.0)
+    gate.done(fast, 0.1)
+    wait, slot = gate.reserve(1.2)  # fast left the window at 1.1 although it is not the oldest slot
+    assert wait == 0.0 and slot is not None
+    assert gate.in_use(1.2) == 2
+    wait, slot = gate.reserve(1.2)
+    assert slot is None and wait > 0
+
+
+def test_a_large_budget_keeps_only_the_window_s_slots() -> None:
+    gate = RollingWindow(10**8, 1.0)
+    for i in range(5000):  # 1,000 answered requests per second for 5 s
+        _, slot = gate.reserve(i / 1000)
+        gate.done(slot, i / 1000)
+    assert len(gate._slots) <= 1001  # expired slots leave as new ones come, without a full scan
+    assert gate.in_use(4.9995) == 1000
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_rolling_window_never_exceeded_under_random_durations(seed: int) -> None:
     rng = random.Random(seed)

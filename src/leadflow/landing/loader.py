@@ -218,20 +218,34 @@ def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, batch_id: str, *, f
     that serves an older version again adds nothing. Records versioned by fetch time (sheet rows,
     associations) carry no time of their own, so there a payload is a new version when it differs
     from the record's *latest* row: a value that changes back (A -> B -> A) lands its third version.
+
+    The raw side of that anti-join is cut to the staged record ids first (a semi-join that builds on
+    the small stage), so a batch no longer hashes every (record_id, record_hash) of a table that
+    grows with each batch: 1.0 -> 0.2 s per million records in a backfill (D45). The window that drops
+    duplicates inside the batch runs only when the batch has some (it would sort every payload).
     """
+    known = f"SELECT record_id FROM {STAGE} WHERE problem IS NULL"
     if fetch_versioned:
-        seen = f"""NOT EXISTS (SELECT 1 FROM (SELECT record_id, arg_max(record_hash, version_ts) AS latest_hash
-                                  FROM {table} GROUP BY record_id) r
-                   WHERE r.record_id = s.record_id AND r.latest_hash = s.record_hash)"""
+        seen = f"""SELECT (record_id, arg_max(record_hash, version_ts)) FROM {table}
+                   WHERE record_id IN ({known}) GROUP BY record_id"""
     else:
-        seen = f"NOT EXISTS (SELECT 1 FROM {table} r WHERE r.record_id = s.record_id AND r.record_hash = s.record_hash)"
+        seen = f"SELECT (record_id, record_hash) FROM {table} WHERE record_id IN ({known})"
+    duplicated = _count(
+        con, f"SELECT count(*) - count(DISTINCT (record_id, record_hash)) FROM {STAGE} WHERE problem IS NULL"
+    )
+    first = (
+        "QUALIFY row_number() OVER (PARTITION BY record_id, record_hash ORDER BY version_ts) = 1"
+        if duplicated
+        else ""
+    )
+    # NOT IN over row values is exact here: neither side has a NULL key (raw columns are NOT NULL, and
+    # a staged row without a record id has a problem).
     return _count(
         con,
         f"""INSERT INTO {table}
         SELECT s.record_id, s.version_ts, s.is_deleted, s.payload, s.record_hash, ?, s._file_hash, now()
-        FROM (SELECT * FROM {STAGE} WHERE problem IS NULL
-              QUALIFY row_number() OVER (PARTITION BY record_id, record_hash ORDER BY version_ts) = 1) s
-        WHERE {seen}""",
+        FROM (SELECT * FROM {STAGE} WHERE problem IS NULL {first}) s
+        WHERE (s.record_id, s.record_hash) NOT IN ({seen})""",
         [batch_id],
     )
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,11 +57,21 @@ class RollingWindow:
         self.window_s = float(window_s)
         self.configured_max = int(max_calls)
         self.max_calls = int(max_calls)
-        self._slots: list[list[float]] = []  # [end_time]; inf while in flight
+        self._slots: deque[list[float]] = deque()  # [end_time] in reservation order; inf while in flight
         self._paused_until = 0.0
 
+    def _prune_oldest(self, now: float) -> None:
+        """Drop expired slots from the old end: amortised O(1) per request, however large the budget."""
+        slots, window = self._slots, self.window_s
+        while slots and slots[0][0] + window <= now:
+            slots.popleft()
+
     def _prune(self, now: float) -> None:
-        self._slots = [s for s in self._slots if s[0] + self.window_s > now]
+        """Drop every expired slot, also those behind an older one still in flight (answers can come
+        back out of order)."""
+        self._prune_oldest(now)
+        if any(s[0] + self.window_s <= now for s in self._slots):
+            self._slots = deque(s for s in self._slots if s[0] + self.window_s > now)
 
     def in_use(self, now: float) -> int:
         """How many slots count against the budget at `now`."""
@@ -70,7 +81,9 @@ class RollingWindow:
     def reserve(self, now: float) -> tuple[float, object | None]:
         if now < self._paused_until:
             return self._paused_until - now, None
-        self._prune(now)
+        self._prune_oldest(now)
+        if len(self._slots) >= self.max_calls:
+            self._prune(now)  # exact count only when the budget looks spent
         if len(self._slots) < self.max_calls:
             slot = [_INFLIGHT]
             self._slots.append(slot)
@@ -86,6 +99,10 @@ class RollingWindow:
     def done(self, slot: object | None, now: float) -> None:
         if isinstance(slot, list):
             slot[0] = now
+
+    def release(self, slot: list[float]) -> None:
+        """Give back a slot reserved for a request that was never sent (matched by identity)."""
+        self._slots = deque(s for s in self._slots if s is not slot)
 
     def pause_until(self, until: float) -> None:
         self._paused_until = max(self._paused_until, until)
@@ -213,7 +230,7 @@ class Limiter:
 
 def _unreserve(gate: Gate, slot: object | None) -> None:
     if isinstance(gate, RollingWindow) and isinstance(slot, list):
-        gate._slots = [s for s in gate._slots if s is not slot]
+        gate.release(slot)
     elif isinstance(gate, TokenBucket):
         gate._tokens = min(gate.capacity, gate._tokens + 1.0)
 
