@@ -14,7 +14,8 @@
         nullif(lower(payload -> 'properties' ->> 'ask_outcome'), '') as ask_outcome,
         {{ to_utc("payload -> 'properties' ->> 'ask_outcome_at'") }} as ask_outcome_at,
         payload -> 'associations' -> 'contacts' -> 'results' -> 0 ->> 'id' as inline_contact_id,
-        cast(version_ts at time zone 'UTC' as timestamp) as version_at,
+        version_at,
         _loaded_at,
-        is_deleted
+        is_deleted,
+        record_hash
 {% endmacro %}

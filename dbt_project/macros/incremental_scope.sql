@@ -1,8 +1,8 @@
 {#- Incremental builds (docs/analyst-guide.md, "How a build after a sync stays small").
 
-    Staging tables parse only the base rows loaded since the newest `_loaded_at` they hold
-    (`staging_increment`), replace those records (delete+insert on the record key) and drop tombstones
-    afterwards (`drop_tombstones`).
+    Staging tables rank only the raw rows loaded since the newest `_loaded_at` they hold against their
+    own rows, parse the winners and replace those records (delete+insert on the record key), keeping
+    tombstones (`latest_versions`, decision D41).
 
     Lead-grain models recompute only the leads listed in `int_affected_leads` (a lead whose input rows
     changed since the last complete build, from the record tables' change log): a pre-hook deletes every row of
@@ -26,19 +26,6 @@ cast('{{ value }}' as timestamp with time zone)
 {%- else -%}
 (select coalesce(max(_loaded_at), cast('1970-01-01 00:00:00+00' as timestamp with time zone)) from {{ rel }})
 {%- endif -%}
-{%- endmacro %}
-
-{#- Filter for a staging model's base CTE: on an incremental run only rows loaded after the newest
-    `_loaded_at` already in the table (an empty table has no watermark: read everything). -#}
-{% macro staging_increment() -%}
-{%- if is_incremental() %}
-where _loaded_at > {{ loaded_at_watermark() }}
-{%- endif %}
-{%- endmacro %}
-
-{#- Post-hook of a staging table: tombstones (and marker rows) only served to replace a record's old rows. -#}
-{% macro drop_tombstones() -%}
-delete from {{ this }} where is_deleted
 {%- endmacro %}
 
 {#- Pre-hook of a lead-grain model: remove every row of the affected leads (they are selected again). -#}
@@ -69,6 +56,17 @@ hash({{ alias }})
 {%- endmacro %}
 {% macro postgres__row_hash(alias) -%}
 hashtextextended(cast({{ alias }} as text), 0)
+{%- endmacro %}
+
+{#- Hash of a list of SQL expressions as a 64-bit integer (a null and an empty string differ). -#}
+{% macro values_hash(exprs) -%}
+{{ return(adapter.dispatch('values_hash', 'leadflow')(exprs)) }}
+{%- endmacro %}
+{% macro default__values_hash(exprs) -%}
+hash({{ exprs | join(', ') }})
+{%- endmacro %}
+{% macro postgres__values_hash(exprs) -%}
+hashtextextended(cast(row({{ exprs | join(', ') }}) as text), 0)
 {%- endmacro %}
 
 {#- A relation of this project in the schema of the calling model, if it exists (previous-build state). -#}

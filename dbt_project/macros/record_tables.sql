@@ -109,7 +109,8 @@ cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
 {{ return(rows[0][0] > 0) }}
 {%- endmacro %}
 
-{#- Newest `_loaded_at` over the `base_*` models a record table reads (its staging watermark). -#}
+{#- Newest `_loaded_at` over the staging models a record table reads (its staging watermark; they keep
+    tombstones, so an archive moves it too). -#}
 {% macro record_watermark_sql(sources) -%}
 select cast(max(m) as varchar) from (
 {%- for s in sources %}
@@ -155,9 +156,10 @@ cast('{{ last.loaded_at }}' as timestamp with time zone)
 {%- endif -%}
 {%- endmacro %}
 
-{#- Record ids of `base_model` loaded since the previous run (new versions and tombstones). -#}
-{% macro record_changed_ids(base_model, plan) -%}
-select record_id from {{ ref(base_model) }} where _loaded_at > {{ record_since(plan.last) }}
+{#- Keys (`key`, as `record_id`) of staging model `model` loaded since the previous run: new versions
+    and tombstones (staging keeps them, decision D41). -#}
+{% macro record_changed_ids(model, key, plan) -%}
+select {{ key }} as record_id from {{ ref(model) }} where _loaded_at > {{ record_since(plan.last) }}
 {%- endmacro %}
 
 {#- Change rows (`record_key`, `lead_id`) that `model` logged since this table's previous run. -#}

@@ -69,7 +69,7 @@ def test_payloads_are_stored_with_zstd(store: LandingStore, warehouse: Path) -> 
             """SELECT DISTINCT compression FROM pragma_storage_info('raw.hubspot__contacts')
                WHERE column_name = 'payload' AND segment_type = 'JSON'"""
         ).fetchall()
-    assert used == [("ZSTD",)]  # D45: faster to checkpoint than FSST and half the size for JSON
+    assert used == [("ZSTD",)]  # D44: faster to checkpoint than FSST and half the size for JSON
 
 
 def test_loading_the_same_batch_twice_changes_nothing(store: LandingStore, warehouse: Path) -> None:

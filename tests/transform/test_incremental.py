@@ -47,6 +47,16 @@ TABLES = (
     "intermediate.int_appointments",
     "intermediate.int_deals",
     "intermediate.int_lead_build_state",
+    # staging: one incremental table per large entity, tombstones kept (D41)
+    "staging.stg_hubspot__contacts",
+    "staging.stg_hubspot__calls",
+    "staging.stg_hubspot__emails",
+    "staging.stg_hubspot__meetings",
+    "staging.stg_hubspot__deals",
+    "staging.stg_hubspot__associations",
+    "staging.stg_calendly__scheduled_events",
+    "staging.stg_calendly__invitees",
+    "staging.stg_sheet__leads",
 )
 DAY_MS = 86_400_000
 
@@ -347,6 +357,23 @@ def test_record_level_triggers_equal_full_refresh(tmp_path: Path, monkeypatch: p
     affected = {r[0] for r in _query(wh, "select lead_id from intermediate.int_affected_leads")}
     assert {call_lead, email_lead, target, merged, survivor, sheetless, booking_lead} <= affected
     check("records")
+
+    # 1b. an older version of the archived call lands late: it loses against the tombstone staging kept
+    # (D41), so the ask stays gone; a content-only change of a contact's read column is recomputed (D42)
+    call_id = call_ask.split(":")[1]
+    archived_ts, archived_payload = _latest(wh, "hubspot__calls", call_id)
+    _land(wh, "hubspot__calls", call_id, archived_payload, archived_ts - timedelta(days=1))
+
+    def restage(payload: dict[str, Any]) -> None:
+        payload["properties"]["lifecyclestage"] = "customer"
+
+    _bump(wh, "hubspot__contacts", sheetless, restage)
+    build(settings, as_of=as_of)
+    assert _runs(wh) == dict.fromkeys(RECORD_TABLES, "done")
+    assert not _query(wh, f"select 1 from marts.asks where ask_id = '{call_ask}'")
+    assert _one(wh, f"select is_deleted from staging.stg_hubspot__calls where engagement_id = '{call_id}'")
+    assert {r[0] for r in _query(wh, "select lead_id from intermediate.int_affected_leads")} == {sheetless}
+    check("late")
 
     # 2. an owner renamed: the tables that read owners rebuild in full, the others stay record-level
     owner = _one(wh, "select owner_id from marts.leads where owner_id is not null order by 1 limit 1")

@@ -49,9 +49,10 @@ having {{ column_name }} is null or count(*) > 1
     - `accepted`: `{column, values}`; a non-null value not in `values` (dbt's `accepted_values`);
     - `expressions`: `{expression, where}`; a row (matching `where`) where the expression is not true
       (null counts as a failure, as in `expression_is_true`);
-    - `relationships`: `{column, to, field}`; a non-null value of `column` missing from `field` of
-      `to` (written `ref('model')` as for dbt's `relationships`, so that dbt records the dependency
-      when it parses the arguments, also under partial parsing).
+    - `relationships`: `{column, to, field, to_where}`; a non-null value of `column` missing from `field`
+      of `to` (written `ref('model')` as for dbt's `relationships`, so that dbt records the dependency
+      when it parses the arguments, also under partial parsing), among the rows of `to` matching the
+      optional `to_where` (e.g. `not is_deleted` for a staging table that keeps tombstones).
     - `changed_leads`: `{column, leads}` (`leads` written `ref('int_affected_leads')`): for the
       lead-grain models, check only the rows of the leads recomputed since the last complete build
       (decision D39); a key or unique value is still counted over the whole table, but only for the
@@ -62,8 +63,8 @@ having {{ column_name }} is null or count(*) > 1
       same lead, or a seed, whose change lists every lead). -#}
 {% test row_checks(model, keys=[], unique=[], accepted=[], expressions=[], relationships=[], changed_leads=none) %}
 {%- if changed_leads %}
-{%- set rows = "(select * from " ~ model ~ " where " ~ changed_leads.column ~ " in (select lead_id from "
-    ~ changed_leads.leads ~ ")) as changed_rows" %}
+{#- the checked rows are read once (a materialized CTE), not once per check -#}
+{%- set rows = "changed_rows" %}
 {%- else %}
 {%- set rows = model %}
 {%- endif %}
@@ -105,16 +106,21 @@ having {{ column_name }} is null or count(*) > 1
 {%- endfor %}
 {%- for check in relationships %}
 {%- set parent = check.to %}
-{%- set child_rows = ("(select * from " ~ model ~ " where " ~ changed_leads.column ~ " in (select lead_id from "
-    ~ changed_leads.leads ~ "))") if changed_leads else model %}
+{%- set parent_table = ("(select * from " ~ parent ~ " where " ~ check.to_where ~ ")") if check.to_where else parent %}
+{%- set child_rows = "changed_rows" if changed_leads else "(select * from " ~ model ~ ")" %}
 {#- scoped: only the parent keys the checked rows name are looked up (no hash table over the whole parent) -#}
-{%- set parent_rows = ("(select " ~ check.field ~ " from " ~ parent ~ " where " ~ check.field ~ " in (select "
-    ~ check.column ~ " from " ~ child_rows ~ " as c))") if changed_leads else parent %}
+{%- set parent_rows = ("(select " ~ check.field ~ " from " ~ parent_table ~ " as p where " ~ check.field ~ " in (select "
+    ~ check.column ~ " from " ~ child_rows ~ " as c))") if changed_leads else parent_table %}
 {%- do parts.append(
     "select 'relationship " ~ check.column ~ " -> " ~ parent.identifier ~ "." ~ check.field ~ "' as failed_check,"
     ~ " cast(child." ~ check.column ~ " as varchar) as detail\n"
     ~ "from " ~ child_rows ~ " as child left join " ~ parent_rows ~ " as parent on child." ~ check.column
     ~ " = parent." ~ check.field ~ "\nwhere child." ~ check.column ~ " is not null and parent." ~ check.field ~ " is null") %}
 {%- endfor %}
+{%- if changed_leads %}
+with changed_rows as materialized (
+    select * from {{ model }} where {{ changed_leads.column }} in (select lead_id from {{ changed_leads.leads }})
+)
+{%- endif %}
 {{ parts | join('\nunion all\n') }}
 {% endtest %}

@@ -4,17 +4,11 @@
    and invitees with their e-mail (the lead they resolve to may have changed), and `scheduled` Calendly
    bookings that have started by `as_of` (they turn `held`). A change of event types, Calendly users or
    owners rebuilds the table. */
--- depends_on: {{ ref('base_hubspot__meetings') }}
--- depends_on: {{ ref('base_calendly__invitees') }}
--- depends_on: {{ ref('base_calendly__scheduled_events') }}
--- depends_on: {{ ref('base_calendly__event_types') }}
--- depends_on: {{ ref('base_calendly__users') }}
--- depends_on: {{ ref('base_hubspot__owners') }}
 {{ config(materialized='record_table', record_keys=['appointment_id'], record_lead='lead_id', record_as_of=true,
           record_upstream=['int_contact_links', 'int_leads_resolved'],
-          record_sources=['base_hubspot__meetings', 'base_calendly__invitees', 'base_calendly__scheduled_events',
-                          'base_calendly__event_types', 'base_calendly__users', 'base_hubspot__owners'],
-          record_full_on=['base_calendly__event_types', 'base_calendly__users', 'base_hubspot__owners']) }}
+          record_sources=['stg_hubspot__meetings', 'stg_calendly__invitees', 'stg_calendly__scheduled_events',
+                          'stg_calendly__event_types', 'stg_calendly__users', 'stg_hubspot__owners'],
+          record_full_on=['stg_calendly__event_types', 'stg_calendly__users', 'stg_hubspot__owners']) }}
 {%- set plan = record_plan() %}
 with
 {%- if plan.incremental %}
@@ -24,16 +18,16 @@ lead_changes as materialized (
 
 scope as materialized (
     select 'meeting:' || record_id as appointment_id
-    from ({{ record_changed_ids('base_hubspot__meetings', plan) }}) as m
+    from ({{ record_changed_ids('stg_hubspot__meetings', 'meeting_id', plan) }}) as m
     union
     select 'meeting:' || split_part(record_key, ':', 2)
     from ({{ record_upstream_changes('int_contact_links', plan) }}) as l
     where record_key like 'meetings:%'
     union
-    select 'calendly:' || record_id from ({{ record_changed_ids('base_calendly__invitees', plan) }}) as i
+    select 'calendly:' || record_id from ({{ record_changed_ids('stg_calendly__invitees', 'invitee_uri', plan) }}) as i
     union
     select 'calendly:' || invitee_uri from {{ ref('stg_calendly__invitees') }}
-    where event_uri in (select record_id from ({{ record_changed_ids('base_calendly__scheduled_events', plan) }}) as e)
+    where event_uri in (select record_id from ({{ record_changed_ids('stg_calendly__scheduled_events', 'event_uri', plan) }}) as e)
     union
     -- the lead an invitee resolves to (by e-mail) may have changed: before (stored) and now (its e-mail)
     select appointment_id from {{ this }} where lead_id in (select lead_id from lead_changes)
@@ -102,12 +96,12 @@ meetings as (
         on links.from_id = meetings.meeting_id
     left join ladder
         on ladder.source_system = 'hubspot_meeting' and meetings.activity_type = ladder.source_value
-    where {{ record_in_scope(['meetings.meeting_id'], 'scope_meetings', ['meeting_id'], plan) }}
+    where not meetings.is_deleted and {{ record_in_scope(['meetings.meeting_id'], 'scope_meetings', ['meeting_id'], plan) }}
 ),
 
 scoped_invitees as {% if plan.incremental %}materialized {% endif %}(
     select * from {{ ref('stg_calendly__invitees') }} as invitees
-    where {{ record_in_scope(['invitees.invitee_uri'], 'scope_invitees', ['invitee_uri'], plan) }}
+    where not invitees.is_deleted and {{ record_in_scope(['invitees.invitee_uri'], 'scope_invitees', ['invitee_uri'], plan) }}
 ),
 
 lead_emails as (
@@ -142,14 +136,16 @@ calendly as (
     from scoped_invitees as invitees
     cross join as_of
     inner join {{ ref('stg_calendly__scheduled_events') }} as events
-        on invitees.event_uri = events.event_uri
+        on invitees.event_uri = events.event_uri and not events.is_deleted
     left join {{ ref('stg_calendly__event_types') }} as event_types
-        on events.event_type_uri = event_types.event_type_uri
+        on events.event_type_uri = event_types.event_type_uri and not event_types.is_deleted
     left join ladder
         on ladder.source_system = 'calendly_event_type'
         and coalesce(event_types.event_type_name_key, lower(trim(events.event_name))) = ladder.source_value
-    left join {{ ref('stg_calendly__users') }} as users on events.host_user_uri = users.user_uri
-    left join {{ ref('stg_hubspot__owners') }} as owners on users.email_hash = owners.email_hash
+    left join {{ ref('stg_calendly__users') }} as users
+        on events.host_user_uri = users.user_uri and not users.is_deleted
+    left join {{ ref('stg_hubspot__owners') }} as owners
+        on users.email_hash = owners.email_hash and not owners.is_deleted
     left join lead_emails on invitees.email_hash = lead_emails.email_hash
 ),
 

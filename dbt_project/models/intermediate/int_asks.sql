@@ -1,16 +1,14 @@
 /* grain: one row per ask (an outbound call or e-mail engagement carrying an `ask_type`).
    Record-level increments (decision D37): engagements with a new version since, engagements whose
    link to a contact changed, and `pending` asks whose response window has passed at `as_of`. */
--- depends_on: {{ ref('base_hubspot__calls') }}
--- depends_on: {{ ref('base_hubspot__emails') }}
 {{ config(materialized='record_table', record_keys=['ask_id'], record_lead='lead_id', record_as_of=true,
-          record_upstream=['int_contact_links'], record_sources=['base_hubspot__calls', 'base_hubspot__emails']) }}
+          record_upstream=['int_contact_links'], record_sources=['stg_hubspot__calls', 'stg_hubspot__emails']) }}
 {%- set plan = record_plan() %}
 with
 {%- if plan.incremental %}
 scope as materialized (
     {%- for kind in ['calls', 'emails'] %}
-    select '{{ kind }}:' || record_id as ask_id from ({{ record_changed_ids('base_hubspot__' ~ kind, plan) }}) as c
+    select '{{ kind }}:' || record_id as ask_id from ({{ record_changed_ids('stg_hubspot__' ~ kind, 'engagement_id', plan) }}) as c
     union
     {%- endfor %}
     select record_key from ({{ record_upstream_changes('int_contact_links', plan) }}) as l
@@ -30,7 +28,7 @@ scope_ids as materialized (
 engagements as (
     {%- for kind in ['calls', 'emails'] %}
     select * from {{ ref('stg_hubspot__' ~ kind) }} as e
-    where {{ record_in_scope(["'" ~ kind ~ "'", 'e.engagement_id'], 'scope_ids', ['engagement_type', 'engagement_id'], plan) }}
+    where not e.is_deleted and {{ record_in_scope(["'" ~ kind ~ "'", 'e.engagement_id'], 'scope_ids', ['engagement_type', 'engagement_id'], plan) }}
     {%- if not loop.last %}
     union all
     {%- endif %}

@@ -1,14 +1,13 @@
 /* grain: one row per merged-away contact id, with the contact it was merged into.
    Record-level increments (decision D37): a build after a sync recomputes only the merged ids listed by
    the contacts that changed since, and those whose survivor changed. */
--- depends_on: {{ ref('base_hubspot__contacts') }}
 {{ config(materialized='record_table', record_keys=['merged_id'], record_lead='survivor_id',
-          record_sources=['base_hubspot__contacts']) }}
+          record_sources=['stg_hubspot__contacts']) }}
 {%- set plan = record_plan() %}
 with
 {%- if plan.incremental %}
 changed_contacts as materialized (
-    {{ record_changed_ids('base_hubspot__contacts', plan) }}
+    {{ record_changed_ids('stg_hubspot__contacts', 'contact_id', plan) }}
 ),
 
 scope as materialized (
@@ -16,7 +15,7 @@ scope as materialized (
     from (
         select {{ split_to_rows('merged_object_ids', ';') }} as merged_id
         from {{ ref('stg_hubspot__contacts') }}
-        where merged_object_ids is not null and contact_id in (select record_id from changed_contacts)
+        where merged_object_ids is not null and not is_deleted and contact_id in (select record_id from changed_contacts)
     ) as listed
     union
     select merged_id from {{ this }} where survivor_id in (select record_id from changed_contacts)
@@ -26,7 +25,7 @@ scope as materialized (
 survivors as (
     select contact_id, merged_object_ids
     from {{ ref('stg_hubspot__contacts') }}
-    where merged_object_ids is not null
+    where merged_object_ids is not null and not is_deleted
 ),
 
 merged as (

@@ -1,13 +1,12 @@
 /* grain: one row per deal, with the lead it belongs to.
    Record-level increments (decision D37): deals with a new version since, or whose link changed. */
--- depends_on: {{ ref('base_hubspot__deals') }}
 {{ config(materialized='record_table', record_keys=['deal_id'], record_lead='lead_id',
-          record_upstream=['int_contact_links'], record_sources=['base_hubspot__deals']) }}
+          record_upstream=['int_contact_links'], record_sources=['stg_hubspot__deals']) }}
 {%- set plan = record_plan() %}
 with
 {%- if plan.incremental %}
 scope as materialized (
-    {{ record_changed_ids('base_hubspot__deals', plan) }}
+    {{ record_changed_ids('stg_hubspot__deals', 'deal_id', plan) }}
     union
     select split_part(record_key, ':', 2) from ({{ record_upstream_changes('int_contact_links', plan) }}) as l
     where record_key like 'deals:%'
@@ -35,7 +34,7 @@ final as (
         where from_type = 'deals' and {{ record_in_scope(['from_id'], 'scoped', ['deal_id'], plan) }}
     ) as links
         on links.from_id = deals.deal_id
-    where {{ record_in_scope(['deals.deal_id'], 'scoped', ['deal_id'], plan) }}
+    where not deals.is_deleted and {{ record_in_scope(['deals.deal_id'], 'scoped', ['deal_id'], plan) }}
 )
 
 {{ record_scope_select('final', 'scoped', ['deal_id'], plan) }}

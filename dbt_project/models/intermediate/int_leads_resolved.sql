@@ -1,49 +1,61 @@
 /* grain: one row per lead (a live contact not merged away), with owner, team, channel and source.
-   Record-level increments (decision D37): contacts with a new version since, contacts merged or
-   unmerged since, and contacts whose lead-sheet row changed; a change of owners or Calendly users
-   (team names, time zones) rebuilds the table. `_loaded_at` alone changing is not logged as a change
-   (decision D34: the lead models do not read it). */
--- depends_on: {{ ref('base_hubspot__contacts') }}
--- depends_on: {{ ref('base_sheet__leads') }}
--- depends_on: {{ ref('base_hubspot__owners') }}
--- depends_on: {{ ref('base_calendly__users') }}
+   Record-level increments (decision D37): contacts with a new version since whose columns read here
+   changed (`_contact_hash`, the hash of those columns this row was computed from, decision D42: most
+   contact versions only move activity properties), contacts merged or unmerged since, and contacts
+   whose lead-sheet row changed; a change of owners or Calendly users (team names, time zones)
+   rebuilds the table. */
 {{ config(materialized='record_table', record_keys=['lead_id'], record_lead='lead_id',
-          record_compare_exclude=['_loaded_at'], record_upstream=['int_contact_merges'],
-          record_sources=['base_hubspot__contacts', 'base_sheet__leads', 'base_hubspot__owners', 'base_calendly__users'],
-          record_full_on=['base_hubspot__owners', 'base_calendly__users']) }}
+          record_compare_exclude=['_contact_hash'], record_upstream=['int_contact_merges'],
+          record_sources=['stg_hubspot__contacts', 'stg_sheet__leads', 'stg_hubspot__owners', 'stg_calendly__users'],
+          record_full_on=['stg_hubspot__owners', 'stg_calendly__users']) }}
 {%- set plan = record_plan() %}
 with
 {%- if plan.incremental %}
 sheet_changes as materialized (
-    -- a sheet row's key is its lower-cased e-mail: hash both it and the payload's e-mail
-    select {{ hash_pii('record_id') }} as email_hash
-    from {{ ref('base_sheet__leads') }} where _loaded_at > {{ record_since(plan.last) }}
+    -- a sheet row's key is its lower-cased e-mail: both its hash and the row's e-mail hash
+    select sheet_key_hash as email_hash
+    from {{ ref('stg_sheet__leads') }} where _loaded_at > {{ record_since(plan.last) }}
     union
-    select {{ hash_pii("payload ->> 'email'") }}
-    from {{ ref('base_sheet__leads') }} where _loaded_at > {{ record_since(plan.last) }}
+    select email_hash
+    from {{ ref('stg_sheet__leads') }} where _loaded_at > {{ record_since(plan.last) }}
 ),
 
 scope as materialized (
-    select record_id as lead_id from ({{ record_changed_ids('base_hubspot__contacts', plan) }}) as c
+    -- contacts loaded since whose read columns differ from those this table's row was computed from
+    -- (no row: new or merged away; an archive has a null hash, so an archived contact without a row
+    -- stays out)
+    select c.contact_id as lead_id
+    from {{ ref('stg_hubspot__contacts') }} as c
+    left join {{ this }} as t on t.lead_id = c.contact_id
+    where c._loaded_at > {{ record_since(plan.last) }}
+        and t._contact_hash is distinct from {{ contact_content_hash('c') }}
     union
     select record_key from ({{ record_upstream_changes('int_contact_merges', plan) }}) as m
     union
     select contact_id from {{ ref('stg_hubspot__contacts') }}
-    where email_hash in (select email_hash from sheet_changes)
+    where email_hash in (select email_hash from sheet_changes) and not is_deleted
+),
+{%- endif %}
+
+{%- if plan.incremental %}
+
+-- the scope's contacts first (materialized: otherwise the anti-join below runs over every contact)
+scoped_contacts as materialized (
+    select * from {{ ref('stg_hubspot__contacts') }} as c
+    where c.contact_id in (select lead_id from scope)
 ),
 {%- endif %}
 
 contacts as {% if plan.incremental %}materialized {% endif %}(
-    select * from {{ ref('stg_hubspot__contacts') }} as c
+    select * from {{ 'scoped_contacts' if plan.incremental else ref('stg_hubspot__contacts') }} as c
     -- an anti-join (`merged_id` is never null, so this equals `not in`, which plans as a slower mark join)
-    where not exists (
+    where not c.is_deleted and not exists (
         select 1 from {{ ref('int_contact_merges') }} as m where m.merged_id = c.contact_id
     )
-    and {{ record_in_scope(['c.contact_id'], 'scope', ['lead_id'], plan) }}
 ),
 
 owners as (
-    select * from {{ ref('stg_hubspot__owners') }}
+    select * from {{ ref('stg_hubspot__owners') }} where not is_deleted
 ),
 
 team_timezones as (
@@ -51,7 +63,7 @@ team_timezones as (
     from owners
     inner join {{ ref('stg_calendly__users') }} as users
         on owners.email_hash = users.email_hash
-    where users.timezone is not null
+    where users.timezone is not null and not users.is_deleted
     group by owners.team_id
 ),
 
@@ -64,7 +76,7 @@ channels as (
 sheet as (
     select email_hash, min(submitted_at) as submitted_at
     from {{ ref('stg_sheet__leads') }}
-    where email_hash is not null
+    where email_hash is not null and not is_deleted
     {%- if plan.incremental %} and email_hash in (select email_hash from contacts){% endif %}
     group by email_hash
 ),
@@ -84,7 +96,7 @@ final as (
         coalesce(owners.team_name, 'unassigned') as team_name,
         coalesce(team_timezones.timezone, 'UTC') as team_timezone,
         contacts.lifecycle_stage,
-        contacts._loaded_at
+        {{ contact_content_hash('contacts') }} as _contact_hash
     from contacts
     left join owners on contacts.owner_id = owners.owner_id
     left join team_timezones on owners.team_id = team_timezones.team_id

@@ -221,7 +221,7 @@ def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, batch_id: str, *, f
 
     The raw side of that anti-join is cut to the staged record ids first (a semi-join that builds on
     the small stage), so a batch no longer hashes every (record_id, record_hash) of a table that
-    grows with each batch: 1.0 -> 0.2 s per million records in a backfill (D45). The window that drops
+    grows with each batch: 1.0 -> 0.2 s per million records in a backfill (D44). The window that drops
     duplicates inside the batch runs only when the batch has some (it would sort every payload).
     """
     known = f"SELECT record_id FROM {STAGE} WHERE problem IS NULL"

@@ -32,7 +32,7 @@ RAW_COLUMNS = (
     "record_id VARCHAR NOT NULL",
     "version_ts TIMESTAMPTZ NOT NULL",
     "is_deleted BOOLEAN NOT NULL",
-    "payload JSON NOT NULL USING COMPRESSION zstd",  # D45: checkpoints faster than FSST, half the file
+    "payload JSON NOT NULL USING COMPRESSION zstd",  # D44: checkpoints faster than FSST, half the file
     "record_hash VARCHAR NOT NULL",
     "_batch_id VARCHAR NOT NULL",
     "_file_hash VARCHAR NOT NULL",

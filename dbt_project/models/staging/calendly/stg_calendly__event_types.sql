@@ -1,7 +1,7 @@
-/* grain: one row per Calendly event type */
+/* grain: one row per Calendly event type, its latest version; deleted event types stay as tombstones
+   (`is_deleted`: read `where not is_deleted`). A view over the small raw table. */
 with source as (
-    select * from {{ ref('base_calendly__event_types') }}
-    where not is_deleted
+{{ latest_versions('calendly', 'event_types') }}
 ),
 
 renamed as (
@@ -11,8 +11,9 @@ renamed as (
         lower(trim(payload ->> 'name')) as event_type_name_key,
         cast(payload ->> 'duration' as integer) as duration_minutes,
         payload -> 'profile' ->> 'owner' as owner_user_uri,
-        cast(version_ts at time zone 'UTC' as timestamp) as version_at,
-        _loaded_at
+        version_at,
+        _loaded_at,
+        is_deleted
     from source
 )
 

@@ -1,9 +1,8 @@
-/* grain: one row per Calendly invitee (the lead booked on an event) */
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='invitee_uri',
-          post_hook="{{ drop_tombstones() }}") }}
+/* grain: one row per Calendly invitee (the lead booked on an event), its latest version; deleted
+   invitees stay as tombstones (`is_deleted`: read `where not is_deleted`) */
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='invitee_uri') }}
 with source as (
-    select * from {{ ref('base_calendly__invitees') }}
-    {{ staging_increment() }}
+{{ latest_versions('calendly', 'invitees', key='invitee_uri') }}
 ),
 
 renamed as (
@@ -19,9 +18,10 @@ renamed as (
         {{ to_utc("payload -> 'no_show' ->> 'created_at'") }} as no_show_marked_at,
         {{ to_utc("payload ->> 'created_at'") }} as created_at,
         {{ to_utc("payload ->> 'updated_at'") }} as updated_at,
-        cast(version_ts at time zone 'UTC' as timestamp) as version_at,
+        version_at,
         _loaded_at,
-        is_deleted
+        is_deleted,
+        record_hash
     from source
 )
 

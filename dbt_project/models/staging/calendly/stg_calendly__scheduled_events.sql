@@ -1,9 +1,8 @@
-/* grain: one row per Calendly scheduled event (a web-channel appointment slot) */
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='event_uri',
-          post_hook="{{ drop_tombstones() }}") }}
+/* grain: one row per Calendly scheduled event (a web-channel appointment slot), its latest version;
+   deleted events stay as tombstones (`is_deleted`: read `where not is_deleted`) */
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='event_uri') }}
 with source as (
-    select * from {{ ref('base_calendly__scheduled_events') }}
-    {{ staging_increment() }}
+{{ latest_versions('calendly', 'scheduled_events', key='event_uri') }}
 ),
 
 renamed as (
@@ -17,9 +16,10 @@ renamed as (
         payload -> 'event_memberships' -> 0 ->> 'user' as host_user_uri,
         {{ to_utc("payload ->> 'created_at'") }} as created_at,
         {{ to_utc("payload ->> 'updated_at'") }} as updated_at,
-        cast(version_ts at time zone 'UTC' as timestamp) as version_at,
+        version_at,
         _loaded_at,
-        is_deleted
+        is_deleted,
+        record_hash
     from source
 )
 

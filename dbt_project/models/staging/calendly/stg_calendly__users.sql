@@ -1,7 +1,7 @@
-/* grain: one row per Calendly user (rep) */
+/* grain: one row per Calendly user (rep), its latest version; deleted users stay as tombstones
+   (`is_deleted`: read `where not is_deleted`). A view over the small raw table. */
 with source as (
-    select * from {{ ref('base_calendly__users') }}
-    where not is_deleted
+{{ latest_versions('calendly', 'users') }}
 ),
 
 renamed as (
@@ -10,8 +10,9 @@ renamed as (
         {{ hash_pii("payload ->> 'email'") }} as email_hash,
         nullif(payload ->> 'timezone', '') as timezone,
         {{ to_utc("payload ->> 'created_at'") }} as created_at,
-        cast(version_ts at time zone 'UTC' as timestamp) as version_at,
-        _loaded_at
+        version_at,
+        _loaded_at,
+        is_deleted
     from source
 )
 

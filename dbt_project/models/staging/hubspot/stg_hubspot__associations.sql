@@ -1,9 +1,10 @@
-/* grain: one row per association (from object -> to object) in the latest association read */
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='association_record_id',
-          post_hook="{{ drop_tombstones() }}") }}
+/* grain: one row per association (from object -> to object) in the latest association read, plus one
+   marker row per association record (`is_marker`) that carries the record's ranking keys and its
+   tombstone flag (`is_deleted`); the marker is the only row of an archived record or of one without
+   targets. Read the associations `where not is_marker` (a marker has no `to_type`). */
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='association_record_id') }}
 with source as (
-    select * from {{ ref('base_hubspot__associations') }}
-    {{ staging_increment() }}
+{{ latest_versions('hubspot', 'associations', key='association_record_id', current_where='is_marker') }}
 ),
 
 items as (
@@ -13,8 +14,9 @@ items as (
         payload ->> 'from_id' as from_id,
         payload ->> 'to_type' as to_type,
         {{ json_array_elements("payload -> 'to'") }} as to_item,
-        cast(version_ts at time zone 'UTC' as timestamp) as version_at,
-        _loaded_at
+        version_at,
+        _loaded_at,
+        record_hash
     from source
     where not is_deleted
 ),
@@ -29,12 +31,12 @@ renamed as (
         cast(to_item -> 'associationTypes' -> 0 ->> 'typeId' as integer) as association_type_id,
         version_at,
         _loaded_at,
-        false as is_deleted
+        false as is_deleted,
+        record_hash,
+        false as is_marker
     from items
 ),
 
--- one marker row per incoming record, so that delete+insert also clears records that lost all
--- their targets or were archived; the post-hook removes the markers
 markers as (
     select
         record_id as association_record_id,
@@ -43,9 +45,11 @@ markers as (
         cast(null as varchar) as to_type,
         cast(null as varchar) as to_id,
         cast(null as integer) as association_type_id,
-        cast(version_ts at time zone 'UTC' as timestamp) as version_at,
+        version_at,
         _loaded_at,
-        true as is_deleted
+        is_deleted,
+        record_hash,
+        true as is_marker
     from source
 )
 

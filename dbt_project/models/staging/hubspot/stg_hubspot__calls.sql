@@ -1,9 +1,8 @@
-/* grain: one row per live HubSpot call engagement (an outbound ask) */
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='engagement_id',
-          post_hook="{{ drop_tombstones() }}") }}
+/* grain: one row per HubSpot call engagement (an outbound ask), its latest version; archived calls stay
+   as tombstones (`is_deleted`: read `where not is_deleted`) */
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='engagement_id') }}
 with source as (
-    select * from {{ ref('base_hubspot__calls') }}
-    {{ staging_increment() }}
+{{ latest_versions('hubspot', 'calls', key='engagement_id') }}
 ),
 
 renamed as (

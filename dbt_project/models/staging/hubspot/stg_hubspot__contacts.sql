@@ -1,9 +1,8 @@
-/* grain: one row per live HubSpot contact (archived and merged-away contacts removed) */
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='contact_id',
-          post_hook="{{ drop_tombstones() }}") }}
+/* grain: one row per HubSpot contact, its latest version; archived contacts stay as tombstones
+   (`is_deleted`: read `where not is_deleted`); merged-away contacts are dropped downstream */
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='contact_id') }}
 with source as (
-    select * from {{ ref('base_hubspot__contacts') }}
-    {{ staging_increment() }}
+{{ latest_versions('hubspot', 'contacts', key='contact_id') }}
 ),
 
 renamed as (
@@ -18,9 +17,10 @@ renamed as (
         nullif(payload -> 'properties' ->> 'hubspot_owner_id', '') as owner_id,
         nullif(payload -> 'properties' ->> 'lifecyclestage', '') as lifecycle_stage,
         nullif(payload -> 'properties' ->> 'hs_merged_object_ids', '') as merged_object_ids,
-        cast(version_ts at time zone 'UTC' as timestamp) as version_at,
+        version_at,
         _loaded_at,
-        is_deleted
+        is_deleted,
+        record_hash
     from source
 )
 

@@ -1,9 +1,8 @@
-/* grain: one row per live HubSpot deal */
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='deal_id',
-          post_hook="{{ drop_tombstones() }}") }}
+/* grain: one row per HubSpot deal, its latest version; archived deals stay as tombstones
+   (`is_deleted`: read `where not is_deleted`) */
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='deal_id') }}
 with source as (
-    select * from {{ ref('base_hubspot__deals') }}
-    {{ staging_increment() }}
+{{ latest_versions('hubspot', 'deals', key='deal_id') }}
 ),
 
 renamed as (
@@ -17,9 +16,10 @@ renamed as (
         cast(nullif(payload -> 'properties' ->> 'amount', '') as double precision) as amount,
         nullif(payload -> 'properties' ->> 'hubspot_owner_id', '') as owner_id,
         payload -> 'associations' -> 'contacts' -> 'results' -> 0 ->> 'id' as inline_contact_id,
-        cast(version_ts at time zone 'UTC' as timestamp) as version_at,
+        version_at,
         _loaded_at,
-        is_deleted
+        is_deleted,
+        record_hash
     from source
 )
 

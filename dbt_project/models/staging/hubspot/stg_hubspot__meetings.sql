@@ -1,9 +1,8 @@
-/* grain: one row per live HubSpot meeting (a mobile-channel appointment) */
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='meeting_id',
-          post_hook="{{ drop_tombstones() }}") }}
+/* grain: one row per HubSpot meeting (a mobile-channel appointment), its latest version; archived
+   meetings stay as tombstones (`is_deleted`: read `where not is_deleted`) */
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='meeting_id') }}
 with source as (
-    select * from {{ ref('base_hubspot__meetings') }}
-    {{ staging_increment() }}
+{{ latest_versions('hubspot', 'meetings', key='meeting_id') }}
 ),
 
 renamed as (
@@ -17,9 +16,10 @@ renamed as (
         upper(coalesce(nullif(payload -> 'properties' ->> 'hs_meeting_outcome', ''), 'SCHEDULED')) as meeting_outcome,
         nullif(payload -> 'properties' ->> 'hubspot_owner_id', '') as owner_id,
         payload -> 'associations' -> 'contacts' -> 'results' -> 0 ->> 'id' as inline_contact_id,
-        cast(version_ts at time zone 'UTC' as timestamp) as version_at,
+        version_at,
         _loaded_at,
-        is_deleted
+        is_deleted,
+        record_hash
     from source
 )
 

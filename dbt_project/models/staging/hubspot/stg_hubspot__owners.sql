@@ -1,7 +1,8 @@
-/* grain: one row per live HubSpot owner (rep) */
+/* grain: one row per HubSpot owner (rep), its latest version; archived owners stay as tombstones
+   (`is_deleted`: read `where not is_deleted`). A view: the raw table is small, so it is ranked in full
+   whenever it is read. */
 with source as (
-    select * from {{ ref('base_hubspot__owners') }}
-    where not is_deleted
+{{ latest_versions('hubspot', 'owners') }}
 ),
 
 renamed as (
@@ -12,8 +13,9 @@ renamed as (
         payload -> 'teams' -> 0 ->> 'id' as team_id,
         payload -> 'teams' -> 0 ->> 'name' as team_name,
         {{ to_utc("payload ->> 'createdAt'") }} as created_at,
-        cast(version_ts at time zone 'UTC' as timestamp) as version_at,
-        _loaded_at
+        version_at,
+        _loaded_at,
+        is_deleted
     from source
 )
 

@@ -1,7 +1,6 @@
-/* grain: one row per stage of a live deal pipeline */
+/* grain: one row per stage of a live deal pipeline (a view over the small raw pipelines table) */
 with source as (
-    select * from {{ ref('base_hubspot__pipelines') }}
-    where not is_deleted
+{{ latest_versions('hubspot', 'pipelines') }}
 ),
 
 stages as (
@@ -10,6 +9,7 @@ stages as (
         payload ->> 'label' as pipeline_label,
         {{ json_array_elements("payload -> 'stages'") }} as stage
     from source
+    where not is_deleted
 ),
 
 renamed as (

@@ -1,21 +1,23 @@
-/* grain: one row per e-mail address in the published lead sheet */
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='email_hash',
-          post_hook="{{ drop_tombstones() }}") }}
+/* grain: one row per row of the published lead sheet (its key, the lower-cased e-mail, only as the
+   hash `sheet_key_hash`), its latest version; removed rows stay as tombstones (`is_deleted`: read
+   `where not is_deleted`) */
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sheet_key_hash') }}
 with source as (
-    select * from {{ ref('base_sheet__leads') }}
-    {{ staging_increment() }}
+{{ latest_versions('sheet', 'leads', key='sheet_key_hash', key_sql=hash_pii('record_id')) }}
 ),
 
 renamed as (
     select
+        record_key as sheet_key_hash,
         {{ hash_pii("payload ->> 'email'") }} as email_hash,
         {{ safe_to_utc("payload ->> 'submitted_at'") }} as submitted_at,
         nullif(payload ->> 'form', '') as form,
         nullif(payload ->> 'utm_source', '') as utm_source,
         {{ hash_phone("payload ->> 'phone'") }} as phone_hash,
-        cast(version_ts at time zone 'UTC' as timestamp) as version_at,
+        version_at,
         _loaded_at,
-        is_deleted
+        is_deleted,
+        record_hash
     from source
 )
 
