@@ -415,9 +415,11 @@ class _Segment:
     hash: Any = field(default_factory=hashlib.sha256)
 
     def append(self, lines: list[bytes]) -> None:
-        for line in lines:
-            self.hash.update(line)
-        self.fh.writelines(lines)
+        # One hash update and one write per chunk: each releases the GIL, and every release makes the
+        # network thread wait to take it back, so per-line calls slowed extraction (D44).
+        chunk = b"".join(lines)
+        self.hash.update(chunk)
+        self.fh.write(chunk)
 
     def close(self, store: LandingStore) -> SegmentRef:
         """fsync, rename to its SHA-256 (keeping an identical file already there), fsync the directory."""
