@@ -118,6 +118,40 @@ def test_fetch_versioned_values_that_change_back_land_again(store: LandingStore,
     assert [b.inserted for b in load(store, warehouse).batches] == [1, 1, 0]
 
 
+def test_fetch_versioned_latest_is_defined_when_one_fetch_holds_two_payloads(
+    store: LandingStore, warehouse: Path
+) -> None:
+    """A sheet listing one e-mail twice lands both rows at one fetch time; the latest is the one staging
+    keeps (the larger record_hash), whatever order the rows came in, so re-serving it adds nothing."""
+    for order in (("a", "b"), ("b", "a")):
+        home = warehouse.parent / "".join(order)
+        home.mkdir()
+        st, wh = LandingStore(home / "landing"), home / "w.duckdb"
+        first = "email,status\r\n" + "".join(f"x@x.com,{v}\r\n" for v in order)
+        land(
+            st,
+            "sheet",
+            "leads",
+            [Page("sheet", "leads", first.encode(), "", 1_000, content_type="text/csv")],
+            {},
+        )
+        assert [b.inserted for b in load(st, wh).batches] == [2]
+        winner = rows(
+            wh, "SELECT payload ->> 'status' FROM raw.sheet__leads ORDER BY record_hash DESC LIMIT 1"
+        )[0][0]
+        loser = "b" if winner == "a" else "a"
+        for i, status in enumerate((winner, loser)):
+            body = f"email,status\r\nx@x.com,{status}\r\n".encode()
+            land(
+                st,
+                "sheet",
+                "leads",
+                [Page("sheet", "leads", body, "", 2_000 + i, content_type="text/csv")],
+                {},
+            )
+        assert [b.inserted for b in load(st, wh).batches] == [0, 1]
+
+
 def test_identical_segment_in_two_batches_loads_once(store: LandingStore, warehouse: Path) -> None:
     page = hs_page([contact(1)])
     land(store, "hubspot", "contacts", [page], {"c": 1})

@@ -226,7 +226,9 @@ def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, batch_id: str, *, f
     """
     known = f"SELECT record_id FROM {STAGE} WHERE problem IS NULL"
     if fetch_versioned:
-        seen = f"""SELECT (record_id, arg_max(record_hash, version_ts)) FROM {table}
+        # "latest" ranks as staging does (version, then tombstone, then the larger hash), so two payloads
+        # of one record fetched together have one well-defined latest whatever their insertion order
+        seen = f"""SELECT (record_id, arg_max(record_hash, (version_ts, is_deleted, record_hash))) FROM {table}
                    WHERE record_id IN ({known}) GROUP BY record_id"""
     else:
         seen = f"SELECT (record_id, record_hash) FROM {table} WHERE record_id IN ({known})"
