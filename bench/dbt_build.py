@@ -14,7 +14,8 @@ Steps (one run, one machine):
    the tests and the models rebuilt over all rows each time).
 Goals (docs/benchmarks.md): incremental <= 10 % of full; full <= 3x DuckDB alone.
 
-    .venv/bin/python bench/dbt_build.py --leads 1000000
+    .venv/bin/python bench/dbt_build.py --leads 1000000 [--raw-cache DIR] [--dir WORK]
+    .venv/bin/python bench/dbt_build.py --dir WORK --replay-incremental 3   # step 4 only, from WORK's snapshot
 """
 
 from __future__ import annotations
@@ -186,6 +187,27 @@ def raw_tables(warehouse: Path, work: Path, args: argparse.Namespace) -> SyncRow
     return SyncRows(sync_path, meta)
 
 
+SNAPSHOT = "pre-incremental.duckdb"
+
+
+def replay_incremental(work: Path | None, times: int) -> None:
+    """Copy the pre-incremental snapshot of an earlier run over its warehouse and time the incremental build."""
+    if work is None or not (work / SNAPSHOT).exists():
+        raise SystemExit(
+            f"--replay-incremental needs --dir of an earlier run with --dir (no {SNAPSHOT} there)"
+        )
+    settings = load_settings(work / "absent.toml", {"LEADFLOW_HOME": str(work / "home")})
+    as_of = (work / "as_of.txt").read_text()
+    for i in range(times):
+        shutil.copy(work / SNAPSHOT, settings.warehouse)
+        inc = build(settings, as_of=as_of)
+        slowest = sorted(inc.node_seconds.items(), key=lambda kv: -kv[1])[:3]
+        console.print(
+            f"incremental build {i + 1}/{times}: {inc.elapsed_s:.2f} s; slowest nodes: "
+            + ", ".join(f"{n.split('.')[-1]} {t:.2f} s" for n, t in slowest)
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=1_000_000)
@@ -207,7 +229,18 @@ def main() -> None:
         help="directory keeping the raw tables before and in the sync; reused when it holds them for the "
         "same --leads/--share/--activity-updates (the world takes minutes to generate at 1M leads)",
     )
+    parser.add_argument(
+        "--replay-incremental",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only rerun the incremental build N times from the snapshot an earlier run left in --dir "
+        "(pre-incremental.duckdb), to iterate on the dbt project in seconds; prints each time",
+    )
     args = parser.parse_args()
+    if args.replay_incremental:
+        replay_incremental(args.dir, args.replay_incremental)
+        return
     work = args.dir or Path(tempfile.mkdtemp(prefix="lf-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"leads_requested": args.leads}
@@ -233,6 +266,9 @@ def main() -> None:
 
     results["raw_rows_added"] = sync_rows.append_to(settings.warehouse)
     results["raw_rows_per_lead"] = (results["raw_rows_before"] + results["raw_rows_added"]) / results["leads"]
+    if args.dir:  # the state before the incremental build, for --replay-incremental
+        shutil.copy(settings.warehouse, work / SNAPSHOT)
+        (work / "as_of.txt").write_text(as_of)
     inc = build(settings, as_of=as_of)
     results["incremental_build_s"] = inc.elapsed_s
     results["incremental_models_s"] = sum(s for n, s in inc.node_seconds.items() if n.startswith("model."))
