@@ -32,17 +32,6 @@
 {{ return(api.Relation.create(database=this.database, schema=this.schema, identifier='_record_changes', type='table')) }}
 {%- endmacro %}
 
-{#- Create the log if it does not exist yet (inside the calling model's transaction; the model's schema
-    exists, dbt creates it before the first model runs). -#}
-{% macro record_log_ensure() -%}
-{%- call statement('record_log_ensure') -%}
-create table if not exists {{ record_log() }} (
-    model varchar, kind varchar, record_key varchar, lead_id varchar,
-    changed_at timestamp, loaded_at timestamp with time zone, state varchar, as_of timestamp
-)
-{%- endcall -%}
-{%- endmacro %}
-
 {#- The build's stamp (dbt's `run_started_at`, UTC), as a timestamp literal. -#}
 {% macro record_stamp() -%}
 cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
@@ -54,59 +43,36 @@ cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
 {{ return(['ask_ladder', 'ask_ladder_aliases', 'channel_mapping', 'stage_mapping']) }}
 {%- endmacro %}
 
-{#- Parse time: record the seeds `inputs_state` reads as dependencies of the calling model. -#}
+{#- Parse time: record the seeds `inputs_state_sql` reads as dependencies of the calling model. -#}
 {% macro inputs_state_dependencies() -%}
 {%- for seed in state_seeds() %}{% do ref(seed) %}{% endfor -%}
 {%- endmacro %}
 
-{% macro inputs_state() -%}
+{#- SQL (a scalar string expression) for the inputs' state that the plans compare with the logged one:
+    the seeds' row hashes and the vars; '' when a seed is not loaded yet (e.g. `dbt compile` on a
+    warehouse with raw tables only). -#}
+{% macro inputs_state_sql() -%}
 {%- set parts = [] -%}
 {%- for seed in state_seeds() %}
 {%- set rel = ref(seed) -%}
 {%- if adapter.get_relation(database=rel.database, schema=rel.schema, identifier=rel.identifier) is none -%}
-{#- not loaded yet (e.g. `dbt compile` on a warehouse with raw tables only): no state to compare -#}
-{{- return('') -}}
+{{- return("cast('' as varchar)") -}}
 {%- endif -%}
-{%- do parts.append("select cast(coalesce(sum(" ~ row_hash('s') ~ "), 0) as varchar) as h from " ~ rel ~ " as s") %}
+{%- do parts.append("(select cast(coalesce(sum(" ~ row_hash('s') ~ "), 0) as varchar) from " ~ rel ~ " as s)") %}
 {%- endfor %}
 {%- set vars_text = [var('response_window_days'), var('concession_window_days'), var('gap_same_day_hours'),
                      var('gap_within_week_hours'), var('pii_salt', '')] | join('|') -%}
-{%- set rows = run_query(parts | join(' union all ')) -%}
-{{- return((rows.columns[0].values() | map('string') | join('|')) ~ '|' ~ vars_text) -}}
+{{- return(parts | join(" || '|' || ") ~ " || '|' || '" ~ vars_text ~ "'") -}}
 {%- endmacro %}
 
-{#- `as_of` of this build as a string (`as_of_sql`), or '' when the model does not depend on it. -#}
-{% macro record_as_of_value(uses_as_of) -%}
-{%- if not uses_as_of -%}{{ return('') }}{%- endif -%}
+{#- SQL for `as_of` of this build as a string, '' when the model does not depend on it. -#}
+{% macro record_as_of_sql(uses_as_of) -%}
+{%- if not uses_as_of -%}{{ return("cast('' as varchar)") }}{%- endif -%}
 {%- if not var('as_of', '') -%}
 {%- set wm = ref('int_data_watermark') -%}
-{%- if adapter.get_relation(database=wm.database, schema=wm.schema, identifier=wm.identifier) is none -%}{{ return('') }}{%- endif -%}
+{%- if adapter.get_relation(database=wm.database, schema=wm.schema, identifier=wm.identifier) is none -%}{{ return("cast('' as varchar)") }}{%- endif -%}
 {%- endif -%}
-{%- set rows = run_query("select cast(" ~ as_of_sql() ~ " as varchar)") -%}
-{{- return(rows[0][0] if rows[0][0] is not none else '') -}}
-{%- endmacro %}
-
-{#- The last `done`/`full` row of `model` in the log: {kind, changed_at, loaded_at, state, as_of} or none. -#}
-{% macro record_last_run(model_name) -%}
-{%- set log = record_log() -%}
-{%- if adapter.get_relation(database=log.database, schema=log.schema, identifier=log.identifier) is none -%}
-{{ return(none) }}
-{%- endif -%}
-{%- set rows = run_query(
-    "select kind, cast(changed_at as varchar), cast(loaded_at as varchar), state, cast(as_of as varchar) from "
-    ~ log ~ " where model = '" ~ model_name ~ "' and kind in ('done', 'full') order by changed_at desc limit 1") -%}
-{%- if rows | length == 0 -%}{{ return(none) }}{%- endif -%}
-{{ return({'kind': rows[0][0], 'changed_at': rows[0][1], 'loaded_at': rows[0][2], 'state': rows[0][3],
-           'as_of': rows[0][4] or ''}) }}
-{%- endmacro %}
-
-{#- Did any of `models` finish a full build after `since` (a timestamp string)? -#}
-{% macro record_full_since(models, since) -%}
-{%- if not models -%}{{ return(false) }}{%- endif -%}
-{%- set rows = run_query(
-    "select count(*) from " ~ record_log() ~ " where kind = 'full' and changed_at > cast('" ~ since
-    ~ "' as timestamp) and model in ('" ~ models | join("', '") ~ "')") -%}
-{{ return(rows[0][0] > 0) }}
+{{- return("coalesce(cast(" ~ as_of_sql() ~ " as varchar), '')") -}}
 {%- endmacro %}
 
 {#- Newest `_loaded_at` over the staging models a record table reads (its staging watermark; they keep
@@ -119,32 +85,66 @@ select cast(max(m) as varchar) from (
 ) as w
 {%- endmacro %}
 
-{#- Decide how this record table builds now: {incremental, last, state, as_of}. `last` is the previous
-    run (for `loaded_at` / `changed_at`); `incremental` is false for a full build. -#}
+{#- Decide how this record table builds now, in one query: {incremental, last, state, as_of,
+    watermark}. `last` is the previous run ({kind, changed_at, loaded_at, state, as_of} or none, for
+    `loaded_at` / `changed_at`); `incremental` is false for a full build; `state`, `as_of` and
+    `watermark` (strings or none) are what this build logs. Creates the change log on first use. -#}
 {% macro record_plan() -%}
 {%- if not execute -%}
 {%- do inputs_state_dependencies() -%}
 {{ return({'incremental': false, 'last': none}) }}
 {%- endif -%}
 {%- set uses_as_of = config.get('record_as_of', false) -%}
+{%- set log = record_log() -%}
 {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
-{%- set last = record_last_run(this.identifier) if existing is not none and not should_full_refresh() else none -%}
-{%- if last is none -%}
-{{ return({'incremental': false, 'last': none}) }}
-{%- endif -%}
-{%- set state = inputs_state() -%}
-{%- set as_of = record_as_of_value(uses_as_of) -%}
-{%- set incremental = last.state == state and not (uses_as_of and last.as_of and as_of < last.as_of)
-    and not record_full_since(config.get('record_upstream', []), last.changed_at) -%}
-{%- if incremental and config.get('record_full_on') -%}
-{%- set parts = [] -%}
-{%- for s in config.get('record_full_on') -%}
-{%- do parts.append("select count(*) as n from " ~ ref(s) ~ " where _loaded_at > " ~ record_since(last)) -%}
-{%- endfor -%}
-{%- set changed = run_query("select sum(n) from (" ~ parts | join(' union all ') ~ ") as c")[0][0] -%}
-{%- set incremental = changed == 0 -%}
-{%- endif -%}
-{{ return({'incremental': incremental, 'last': last}) }}
+{%- set read_last = existing is not none and not should_full_refresh() -%}
+{%- set upstream = config.get('record_upstream', []) -%}
+{%- set full_on = config.get('record_full_on') or [] -%}
+{%- set sql -%}
+create table if not exists {{ log }} (
+    model varchar, kind varchar, record_key varchar, lead_id varchar,
+    changed_at timestamp, loaded_at timestamp with time zone, state varchar, as_of timestamp
+);
+with last_run as (
+    select kind, changed_at, loaded_at, state, as_of from {{ log }}
+    where {{ 'true' if read_last else 'false' }} and model = '{{ this.identifier }}' and kind in ('done', 'full')
+    order by changed_at desc
+    limit 1
+)
+select
+    (select kind from last_run),
+    (select cast(changed_at as varchar) from last_run),
+    (select cast(loaded_at as varchar) from last_run),
+    (select state from last_run),
+    (select cast(as_of as varchar) from last_run),
+    {{ inputs_state_sql() }},
+    {{ record_as_of_sql(uses_as_of) }},
+    ({{ record_watermark_sql(config.require('record_sources')) }}),
+    {%- if upstream %}
+    (select count(*) from {{ log }} where kind = 'full' and model in ('{{ upstream | join("', '") }}')
+        and changed_at > (select changed_at from last_run)),
+    {%- else %}
+    0,
+    {%- endif %}
+    {%- if full_on %}
+    (select sum(n) from (
+        {%- for s in full_on %}
+        select count(*) as n from {{ ref(s) }}
+        where _loaded_at > coalesce((select loaded_at from last_run), cast('1970-01-01 00:00:00+00' as timestamp with time zone))
+        {%- if not loop.last %} union all{% endif %}
+        {%- endfor %}
+    ) as c)
+    {%- else %}
+    0
+    {%- endif %}
+{%- endset -%}
+{%- set row = run_query(sql)[0] -%}
+{%- set last = {'kind': row[0], 'changed_at': row[1], 'loaded_at': row[2], 'state': row[3], 'as_of': row[4] or ''} if row[0] is not none else none -%}
+{%- set state, as_of, watermark = row[5], row[6], row[7] -%}
+{%- set incremental = last is not none and last.state == state
+    and not (uses_as_of and last.as_of and as_of < last.as_of)
+    and (row[8] or 0) == 0 and (row[9] or 0) == 0 -%}
+{{ return({'incremental': incremental, 'last': last, 'state': state, 'as_of': as_of, 'watermark': watermark}) }}
 {%- endmacro %}
 
 {#- The previous run's staging watermark as a literal (so the scan can skip older row groups). -#}
@@ -207,12 +207,11 @@ true
 {%- set lead = config.get('record_lead', none) -%}
 {%- set exclude = config.get('record_compare_exclude', []) -%}
 {%- set sources = config.require('record_sources') -%}
-{% do record_log_ensure() %}
 {%- set plan = record_plan() -%}
-{%- set state = inputs_state() -%}
-{%- set as_of = record_as_of_value(config.get('record_as_of', false)) -%}
+{%- set state = plan.state -%}
+{%- set as_of = plan.as_of -%}
 {%- set as_of_sql_value = "cast('" ~ as_of ~ "' as timestamp)" if as_of else 'cast(null as timestamp)' -%}
-{%- set watermark = run_query(record_watermark_sql(sources))[0][0] -%}
+{%- set watermark = plan.watermark -%}
 {%- set watermark_sql = "cast('" ~ watermark ~ "' as timestamp with time zone)" if watermark is not none else "cast(null as timestamp with time zone)" -%}
 {%- set tmp = make_temp_relation(target, '__rec') -%}
 
@@ -292,11 +291,14 @@ true
 {%- endif -%}
 {%- set rel = existing_relation('int_lead_build_state') -%}
 {%- if rel is none or flags.FULL_REFRESH -%}{{ return({'all': true, 'since': none}) }}{%- endif -%}
-{%- set rows = run_query("select cast(completed_at as varchar), inputs_state, cast(as_of as varchar) from " ~ rel) -%}
+{%- set rows = run_query(
+    "select cast(b.completed_at as varchar), b.inputs_state, cast(b.as_of as varchar), "
+    ~ inputs_state_sql() ~ ", " ~ record_as_of_sql(true) ~ ", "
+    ~ "(select count(*) from " ~ record_log() ~ " where kind = 'full' and changed_at > b.completed_at"
+    ~ " and model in ('" ~ inputs | join("', '") ~ "')) from " ~ rel ~ " as b") -%}
 {%- if rows | length == 0 -%}{{ return({'all': true, 'since': none}) }}{%- endif -%}
 {%- set since, state, as_of = rows[0][0], rows[0][1], rows[0][2] or '' -%}
-{%- set all = state != inputs_state() or (as_of and record_as_of_value(true) < as_of)
-    or record_full_since(inputs, since) -%}
+{%- set all = state != rows[0][3] or (as_of and rows[0][4] < as_of) or rows[0][5] > 0 -%}
 {{ return({'all': all, 'since': since}) }}
 {%- endmacro %}
 

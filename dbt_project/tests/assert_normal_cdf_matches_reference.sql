@@ -1,4 +1,6 @@
 -- The Abramowitz-Stegun 7.1.26 normal CDF against Phi from erf (|error| must stay below 1.5e-7).
+-- a check of the statistics macros on fixed values: development and CI only (tag `reference`, D30, D45)
+{{ config(tags=['reference']) }}
 with cases as (
     select * from (values
         (-3.0, 0.0013498980316301035),

@@ -1,4 +1,6 @@
 -- p-chart limits: p_bar +/- 3 sqrt(p_bar (1 - p_bar) / n), clipped to [0, 1].
+-- a check of the statistics macros on fixed values: development and CI only (tag `reference`, D30, D45)
+{{ config(tags=['reference']) }}
 with cases as (
     select * from (values
         (0.5, 100, 0.35, 0.65),

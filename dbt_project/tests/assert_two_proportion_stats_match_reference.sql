@@ -1,5 +1,7 @@
 -- Two-proportion z-test p-value and Newcombe's interval for the difference against an independent
 -- computation. Cialdini et al. 1975 exp. 1 sizes: 18/36 after a refusal vs 6/36 direct.
+-- a check of the statistics macros on fixed values: development and CI only (tag `reference`, D30, D45)
+{{ config(tags=['reference']) }}
 with cases as (
     select * from (values
         (18, 36, 6, 36, 0.002699796063260186, 0.11588894181549661, 0.5117766132411496),

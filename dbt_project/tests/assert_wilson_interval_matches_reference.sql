@@ -1,5 +1,7 @@
 -- Wilson 95 % bounds from the macros against an independent double-precision computation
 -- (0/20 -> [0, 0.1611] is the textbook check of the score interval). Returns the rows that disagree.
+-- a check of the statistics macros on fixed values: development and CI only (tag `reference`, D30, D45)
+{{ config(tags=['reference']) }}
 with cases as (
     select * from (values
         (6, 36, 0.07870447595018114, 0.31890794311279463),

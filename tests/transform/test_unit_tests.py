@@ -37,10 +37,22 @@ def _unit_test_nodes(node_seconds: dict[str, float]) -> set[str]:
 
 
 def test_dbt_args_exclude_unit_tests_only_when_asked(tmp_path: Path) -> None:
-    with_units = dbt_args("build", target="duckdb", work_dir=tmp_path)
-    without = dbt_args("build", target="duckdb", work_dir=tmp_path, unit_tests=False)
-    assert "--exclude-resource-type" not in with_units
-    assert without[-2:] == ["--exclude-resource-type", "unit_test"]
+    with_units = dbt_args("test", target="duckdb", work_dir=tmp_path)
+    without = dbt_args("test", target="duckdb", work_dir=tmp_path, unit_tests=False)
+    assert "--exclude-resource-type" not in with_units and "--exclude" not in with_units
+    # unit tests and the singular checks of the statistics macros on fixed values (tag `reference`)
+    assert without[-4:] == ["--exclude", "tag:reference", "--exclude-resource-type", "unit_test"]
+    # a build leaves out the exposures too (no-op nodes), and takes extra exclusions
+    build_args = dbt_args("build", target="duckdb", work_dir=tmp_path, unit_tests=False, exclude=["x"])
+    assert build_args[-7:] == [
+        "--exclude",
+        "x",
+        "tag:reference",
+        "--exclude-resource-type",
+        "unit_test",
+        "--exclude-resource-type",
+        "exposure",
+    ]
 
 
 def test_every_unit_test_runs_and_passes(synced_tiny: Built, copy_of: Any) -> None:
@@ -55,6 +67,20 @@ def test_every_unit_test_runs_and_passes(synced_tiny: Built, copy_of: Any) -> No
     assert summary.success and summary.failures == []
     assert _unit_test_nodes(summary.node_seconds) == defined
     assert summary.statuses == {"pass": len(defined)}
+
+
+def test_reference_checks_of_the_statistics_macros_run_in_ci_only(synced_tiny: Built, copy_of: Any) -> None:
+    built = copy_of(synced_tiny)
+    tagged = {
+        p.stem for p in (project_dir() / "tests").glob("*.sql") if "tags=['reference']" in p.read_text()
+    }
+    assert {"assert_wilson_interval_matches_reference", "assert_p_chart_limits_match_reference"} <= tagged
+    assert not {n.split(".")[2] for n in synced_tiny.summary.node_seconds} & tagged
+    summary = build(
+        built.settings, as_of=built.as_of, command="test", select=["tag:reference"], unit_tests=True
+    )
+    assert {n.split(".")[2] for n in summary.node_seconds} == tagged
+    assert summary.statuses == {"pass": len(tagged)}
 
 
 def test_a_failing_unit_test_fails_the_run(

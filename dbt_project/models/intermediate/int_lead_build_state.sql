@@ -10,8 +10,8 @@
 -- depends_on: {{ ref('int_data_watermark') }}
 {{ config(materialized='table', post_hook="{{ record_log_prune() }}") }}
 {%- if not execute %}{% do inputs_state_dependencies() %}{% endif %}
-{%- set state = inputs_state() if execute else '' %}
-{%- set as_of = record_as_of_value(true) if execute else '' %}
+{%- set row = run_query("select " ~ inputs_state_sql() ~ ", " ~ record_as_of_sql(true))[0] if execute else ['', ''] %}
+{%- set state, as_of = row[0], row[1] %}
 select
     {{ record_stamp() }} as completed_at,
     cast('{{ state }}' as varchar) as inputs_state,

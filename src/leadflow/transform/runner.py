@@ -7,8 +7,11 @@ selection and `--full-refresh`, reports per-node progress and returns a `BuildSu
 dbt docs followed: https://docs.getdbt.com/reference/programmatic-invocations (one invocation at a
 time per process; callbacks receive every structured event).
 
-dbt's unit tests are left out unless asked for (`unit_tests=True`, `leadflow build --unit-tests`):
-they check SQL logic on fixed inputs, so they run in development and CI, not in production (D30).
+dbt's unit tests and the singular tests tagged `reference` (the statistics macros against reference
+values) are left out unless asked for (`unit_tests=True`, `leadflow build --unit-tests`): they check
+SQL logic on fixed inputs, so they run in development and CI, not in production (D30). A plain
+`build` on DuckDB also leaves out the seeds whose files have not changed since they were loaded
+into this warehouse (`unchanged_seeds`, D45) and the exposures (documentation, no-op nodes).
 
 Incremental builds run with DuckDB's checkpoint vacuum off (`LEADFLOW_DBT_VACUUM_TASKS=0`, see
 `profile_env`): rows deleted by delete+insert keep their space until a `compact=True` or
@@ -20,6 +23,7 @@ concurrently in one process; the DuckDB file must not be held open by another wr
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -60,6 +64,8 @@ class BuildSummary:
     statuses: dict[str, int] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)
     node_seconds: dict[str, float] = field(default_factory=dict)
+    seeds_unchanged: list[str] = field(default_factory=list)
+    """Seeds left out because the warehouse already holds their current files (D45)."""
 
     @property
     def nodes(self) -> int:
@@ -80,16 +86,35 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
-def _ensure_raw_tables(warehouse: Path) -> None:
-    """Create the raw schema and tables if a sync has not yet (so sources resolve on a fresh file)."""
+def _prepare_duckdb(
+    warehouse: Path, seeds: dict[str, str], relations: dict[str, tuple[str, str]]
+) -> list[str]:
+    """Create the raw schema and tables if a sync has not yet (so sources resolve on a fresh file);
+    return the seeds of `seeds` the warehouse already holds in that state (D45)."""
     import duckdb
 
     from leadflow.landing.schema import ensure_schema
+    from leadflow.transform.seed_state import unchanged_seeds
 
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(warehouse))
     try:
         ensure_schema(con)
+        return unchanged_seeds(con, seeds, relations) if seeds else []
+    finally:
+        con.close()
+
+
+def _stamp_loaded_seeds(
+    warehouse: Path, seeds: dict[str, str], relations: dict[str, tuple[str, str]], loaded: list[str]
+) -> None:
+    import duckdb
+
+    from leadflow.transform.seed_state import stamp_seeds
+
+    con = duckdb.connect(str(warehouse))
+    try:
+        stamp_seeds(con, seeds, relations, loaded)
     finally:
         con.close()
 
@@ -139,13 +164,13 @@ def dbt_args(
     work_dir: Path,
     dbt_vars: dict[str, Any] | None = None,
     unit_tests: bool = True,
+    exclude: Sequence[str] | None = None,
 ) -> list[str]:
     """The dbt CLI arguments for one invocation (target and log paths kept out of the project).
 
-    `unit_tests=False` adds `--exclude-resource-type unit_test` (for `build`, `test` and `list`).
+    `unit_tests=False` (for `build`, `test` and `list`) leaves out dbt's unit tests and the tests
+    tagged `reference`; `build` leaves out exposures (no-op nodes); `exclude` adds dbt exclusions.
     """
-    import json
-
     proj = project_dir()
     args = [
         command,
@@ -159,6 +184,10 @@ def dbt_args(
         str(work_dir / "target"),
         "--log-path",
         str(work_dir / "logs"),
+        # dbt's file log defaults to debug: every statement's SQL, a fifth of dbt's own CPU time in an
+        # incremental build (D45); LEADFLOW_DBT_FILE_LOG_LEVEL=debug brings it back when needed
+        "--log-level-file",
+        os.environ.get("LEADFLOW_DBT_FILE_LOG_LEVEL", "info"),
     ]
     if full_refresh:
         args.append("--full-refresh")
@@ -166,8 +195,14 @@ def dbt_args(
         args += ["--select", item]
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars)]
+    excluded = list(exclude or ())
     if not unit_tests:
-        args += ["--exclude-resource-type", "unit_test"]
+        excluded.append("tag:reference")
+    if excluded:
+        args += ["--exclude", *excluded]
+    skipped_types = ([] if unit_tests else ["unit_test"]) + (["exposure"] if command == "build" else [])
+    for kind in skipped_types:
+        args += ["--exclude-resource-type", kind]
     return args
 
 
@@ -199,11 +234,17 @@ def build(
     """
     from dbt.cli.main import dbtRunner
 
+    from leadflow.transform.seed_state import seed_relations, seed_states
+
     tgt = target or settings.dbt_target
     warehouse = settings.warehouse.resolve()
-    if tgt == "duckdb":
-        _ensure_raw_tables(warehouse)
     work_dir = (settings.home / "dbt").resolve()
+    # seeds are stamped and skipped on DuckDB builds (D45); a selection or --full-refresh loads as asked
+    seeds = seed_states(project_dir()) if tgt == "duckdb" and command == "build" else {}
+    relations = seed_relations(work_dir / "target" / "manifest.json") if seeds else {}
+    unchanged: list[str] = []
+    if tgt == "duckdb":
+        unchanged = _prepare_duckdb(warehouse, seeds if not (full_refresh or select) else {}, relations)
     dbt_vars = {"as_of": as_of} if as_of else None
     args = dbt_args(
         command,
@@ -213,7 +254,11 @@ def build(
         work_dir=work_dir,
         dbt_vars=dbt_vars,
         unit_tests=unit_tests or command not in {"build", "test", "list", "ls"},
+        exclude=[f"resource_type:seed,{name}" for name in unchanged],
     )
+    if unchanged:
+        # leave out the unchanged seeds and their own tests, not the tests of models that read them
+        args += ["--indirect-selection", "cautious"]
     args.append("--quiet")
     statuses: Counter[str] = Counter()
     failures: list[tuple[str, str]] = []
@@ -245,6 +290,13 @@ def build(
             failures.append((res.node.unique_id, str(res.message or "")))
     if result.exception is not None:
         failures.append(("dbt", str(result.exception)))
+    loaded = [
+        res.node.name
+        for res in getattr(run, "results", None) or []
+        if res.node.resource_type == "seed" and str(getattr(res.status, "value", res.status)) == "success"
+    ]
+    if seeds and loaded:
+        _stamp_loaded_seeds(warehouse, seeds, seed_relations(work_dir / "target" / "manifest.json"), loaded)
     summary = BuildSummary(
         success=bool(result.success),
         target=tgt,
@@ -252,6 +304,7 @@ def build(
         statuses=dict(statuses),
         failures=failures,
         node_seconds=seconds,
+        seeds_unchanged=unchanged,
     )
     if raise_on_failure and not summary.success:
         shown = "; ".join(f"{node}: {msg.splitlines()[0] if msg else 'failed'}" for node, msg in failures[:5])
