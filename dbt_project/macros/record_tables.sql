@@ -88,8 +88,9 @@ select cast(max(m) as varchar) from (
 {#- Decide how this record table builds now, in one query: {incremental, last, state, as_of,
     watermark}. `last` is the previous run ({kind, changed_at, loaded_at, state, as_of} or none, for
     `loaded_at` / `changed_at`); `incremental` is false for a full build; `state`, `as_of` and
-    `watermark` (strings or none) are what this build logs. Creates the change log on first use. -#}
-{% macro record_plan() -%}
+    `watermark` (strings or none) are what this build logs (`for_materialization`; the model's SQL
+    only needs the first two). Creates the change log on first use. -#}
+{% macro record_plan(for_materialization=false) -%}
 {%- if not execute -%}
 {%- do inputs_state_dependencies() -%}
 {{ return({'incremental': false, 'last': none}) }}
@@ -98,6 +99,10 @@ select cast(max(m) as varchar) from (
 {%- set log = record_log() -%}
 {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
 {%- set read_last = existing is not none and not should_full_refresh() -%}
+{%- if not (read_last or for_materialization) -%}
+{#- the model's SQL of a full build needs no more (and `dbt compile` may run before any schema exists) -#}
+{{ return({'incremental': false, 'last': none}) }}
+{%- endif -%}
 {%- set upstream = config.get('record_upstream', []) -%}
 {%- set full_on = config.get('record_full_on') or [] -%}
 {%- set sql -%}
@@ -207,7 +212,7 @@ true
 {%- set lead = config.get('record_lead', none) -%}
 {%- set exclude = config.get('record_compare_exclude', []) -%}
 {%- set sources = config.require('record_sources') -%}
-{%- set plan = record_plan() -%}
+{%- set plan = record_plan(for_materialization=true) -%}
 {%- set state = plan.state -%}
 {%- set as_of = plan.as_of -%}
 {%- set as_of_sql_value = "cast('" ~ as_of ~ "' as timestamp)" if as_of else 'cast(null as timestamp)' -%}
