@@ -1,19 +1,31 @@
-{#- The columns of an outbound ask engagement (HubSpot calls and emails share them: data-contract.md §1). -#}
+{#- An outbound ask engagement (HubSpot calls and emails share it: data-contract.md §1): the payload fields
+    to extract (`json_fields`, decision D46) and the model's columns over them. -#}
+{% macro ask_engagement_fields() %}
+{{ return({
+    'created_at_raw': 'createdAt',
+    'updated_at_raw': 'updatedAt',
+    'sent_at_raw': ['properties', 'hs_timestamp'],
+    'owner_id_raw': ['properties', 'hubspot_owner_id'],
+    'ask_type_raw': ['properties', 'ask_type'],
+    'ask_alternative_raw': ['properties', 'ask_alternative'],
+    'ask_outcome_raw': ['properties', 'ask_outcome'],
+    'ask_outcome_at_raw': ['properties', 'ask_outcome_at'],
+    'inline_contact_id': ['associations', 'contacts', 'results', 0, 'id'],
+}) }}
+{% endmacro %}
+
 {% macro ask_engagement_columns(engagement_type) %}
         record_id as engagement_id,
         '{{ engagement_type }}' as engagement_type,
-        {{ to_utc("payload ->> 'createdAt'") }} as created_at,
-        {{ to_utc("payload ->> 'updatedAt'") }} as updated_at,
-        coalesce(
-            {{ to_utc("payload -> 'properties' ->> 'hs_timestamp'") }},
-            {{ to_utc("payload ->> 'createdAt'") }}
-        ) as sent_at,
-        nullif(payload -> 'properties' ->> 'hubspot_owner_id', '') as owner_id,
-        nullif(lower(payload -> 'properties' ->> 'ask_type'), '') as ask_type,
-        nullif(lower(payload -> 'properties' ->> 'ask_alternative'), '') as ask_alternative,
-        nullif(lower(payload -> 'properties' ->> 'ask_outcome'), '') as ask_outcome,
-        {{ to_utc("payload -> 'properties' ->> 'ask_outcome_at'") }} as ask_outcome_at,
-        payload -> 'associations' -> 'contacts' -> 'results' -> 0 ->> 'id' as inline_contact_id,
+        {{ to_utc('created_at_raw') }} as created_at,
+        {{ to_utc('updated_at_raw') }} as updated_at,
+        coalesce({{ to_utc('sent_at_raw') }}, {{ to_utc('created_at_raw') }}) as sent_at,
+        nullif(owner_id_raw, '') as owner_id,
+        nullif(lower(ask_type_raw), '') as ask_type,
+        nullif(lower(ask_alternative_raw), '') as ask_alternative,
+        nullif(lower(ask_outcome_raw), '') as ask_outcome,
+        {{ to_utc('ask_outcome_at_raw') }} as ask_outcome_at,
+        inline_contact_id,
         version_at,
         _loaded_at,
         is_deleted,

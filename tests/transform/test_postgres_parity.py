@@ -106,8 +106,8 @@ def test_postgres_marts_equal_duckdb_marts(tmp_path_factory: pytest.TempPathFact
     assert copy_raw_to_postgres(built.settings.warehouse, raw_schema) > 100
     env = {"LEADFLOW_PG_SCHEMA": pg_prefix, "LEADFLOW_RAW_SCHEMA": raw_schema, "LEADFLOW_PG_USER": PG["user"]}
     summary = build(built.settings, target="postgres", as_of=built.as_of, env=env)
-    # every data test passes on Postgres as on DuckDB (45 nodes since D33, row_checks included)
-    assert summary.success and summary.statuses.get("pass", 0) == built.summary.statuses["pass"] > 40
+    # every data test passes on Postgres as on DuckDB (34 nodes since D45, row_checks included)
+    assert summary.success and summary.statuses.get("pass", 0) == built.summary.statuses["pass"] > 30
     # a second build takes the incremental path on Postgres too (record tables find nothing new, D37)
     again = build(built.settings, target="postgres", as_of=built.as_of, env=env)
     assert again.success

@@ -4,17 +4,25 @@ with source as (
 {{ latest_versions('calendly', 'event_types') }}
 ),
 
+fields as (
+{{ json_fields('source', {
+    'event_type_name': 'name',
+    'duration_minutes_raw': 'duration',
+    'owner_user_uri': ['profile', 'owner'],
+}) }}
+),
+
 renamed as (
     select
         record_id as event_type_uri,
-        payload ->> 'name' as event_type_name,
-        lower(trim(payload ->> 'name')) as event_type_name_key,
-        cast(payload ->> 'duration' as integer) as duration_minutes,
-        payload -> 'profile' ->> 'owner' as owner_user_uri,
+        event_type_name,
+        lower(trim(event_type_name)) as event_type_name_key,
+        cast(duration_minutes_raw as integer) as duration_minutes,
+        owner_user_uri,
         version_at,
         _loaded_at,
         is_deleted
-    from source
+    from fields
 )
 
 select * from renamed

@@ -5,24 +5,39 @@ with source as (
 {{ latest_versions('calendly', 'invitees', key='invitee_uri') }}
 ),
 
+fields as (
+{{ json_fields('source', {
+    'event_uri': 'event',
+    'email_raw': 'email',
+    'invitee_status_raw': 'status',
+    'rescheduled_raw': 'rescheduled',
+    'old_invitee_uri_raw': 'old_invitee',
+    'new_invitee_uri_raw': 'new_invitee',
+    'no_show_uri_raw': ['no_show', 'uri'],
+    'no_show_marked_at_raw': ['no_show', 'created_at'],
+    'created_at_raw': 'created_at',
+    'updated_at_raw': 'updated_at',
+}) }}
+),
+
 renamed as (
     select
         record_id as invitee_uri,
-        payload ->> 'event' as event_uri,
-        {{ hash_pii("payload ->> 'email'") }} as email_hash,
-        lower(payload ->> 'status') as invitee_status,
-        coalesce(lower(payload ->> 'rescheduled') = 'true', false) as is_rescheduled,
-        nullif(payload ->> 'old_invitee', '') as old_invitee_uri,
-        nullif(payload ->> 'new_invitee', '') as new_invitee_uri,
-        payload -> 'no_show' ->> 'uri' is not null as is_no_show,
-        {{ to_utc("payload -> 'no_show' ->> 'created_at'") }} as no_show_marked_at,
-        {{ to_utc("payload ->> 'created_at'") }} as created_at,
-        {{ to_utc("payload ->> 'updated_at'") }} as updated_at,
+        event_uri,
+        {{ hash_pii('email_raw') }} as email_hash,
+        lower(invitee_status_raw) as invitee_status,
+        coalesce(lower(rescheduled_raw) = 'true', false) as is_rescheduled,
+        nullif(old_invitee_uri_raw, '') as old_invitee_uri,
+        nullif(new_invitee_uri_raw, '') as new_invitee_uri,
+        no_show_uri_raw is not null as is_no_show,
+        {{ to_utc('no_show_marked_at_raw') }} as no_show_marked_at,
+        {{ to_utc('created_at_raw') }} as created_at,
+        {{ to_utc('updated_at_raw') }} as updated_at,
         version_at,
         _loaded_at,
         is_deleted,
         record_hash
-    from source
+    from fields
 )
 
 select * from renamed

@@ -5,22 +5,35 @@ with source as (
 {{ latest_versions('calendly', 'scheduled_events', key='event_uri') }}
 ),
 
+fields as (
+{{ json_fields('source', {
+    'event_name': 'name',
+    'event_status_raw': 'status',
+    'starts_at_raw': 'start_time',
+    'ends_at_raw': 'end_time',
+    'event_type_uri': 'event_type',
+    'host_user_uri': ['event_memberships', 0, 'user'],
+    'created_at_raw': 'created_at',
+    'updated_at_raw': 'updated_at',
+}) }}
+),
+
 renamed as (
     select
         record_id as event_uri,
-        payload ->> 'name' as event_name,
-        lower(payload ->> 'status') as event_status,
-        {{ to_utc("payload ->> 'start_time'") }} as starts_at,
-        {{ to_utc("payload ->> 'end_time'") }} as ends_at,
-        payload ->> 'event_type' as event_type_uri,
-        payload -> 'event_memberships' -> 0 ->> 'user' as host_user_uri,
-        {{ to_utc("payload ->> 'created_at'") }} as created_at,
-        {{ to_utc("payload ->> 'updated_at'") }} as updated_at,
+        event_name,
+        lower(event_status_raw) as event_status,
+        {{ to_utc('starts_at_raw') }} as starts_at,
+        {{ to_utc('ends_at_raw') }} as ends_at,
+        event_type_uri,
+        host_user_uri,
+        {{ to_utc('created_at_raw') }} as created_at,
+        {{ to_utc('updated_at_raw') }} as updated_at,
         version_at,
         _loaded_at,
         is_deleted,
         record_hash
-    from source
+    from fields
 )
 
 select * from renamed

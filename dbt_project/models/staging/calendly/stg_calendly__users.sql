@@ -4,16 +4,24 @@ with source as (
 {{ latest_versions('calendly', 'users') }}
 ),
 
+fields as (
+{{ json_fields('source', {
+    'email_raw': 'email',
+    'timezone_raw': 'timezone',
+    'created_at_raw': 'created_at',
+}) }}
+),
+
 renamed as (
     select
         record_id as user_uri,
-        {{ hash_pii("payload ->> 'email'") }} as email_hash,
-        nullif(payload ->> 'timezone', '') as timezone,
-        {{ to_utc("payload ->> 'created_at'") }} as created_at,
+        {{ hash_pii('email_raw') }} as email_hash,
+        nullif(timezone_raw, '') as timezone,
+        {{ to_utc('created_at_raw') }} as created_at,
         version_at,
         _loaded_at,
         is_deleted
-    from source
+    from fields
 )
 
 select * from renamed

@@ -7,18 +7,30 @@ with source as (
 {{ latest_versions('hubspot', 'associations', key='association_record_id', current_where='is_marker') }}
 ),
 
+fields as (
+{{ json_fields('source', {'from_type': 'from_type', 'from_id': 'from_id', 'to_type': 'to_type'}) }}
+),
+
 items as (
     select
         record_id as association_record_id,
-        payload ->> 'from_type' as from_type,
-        payload ->> 'from_id' as from_id,
-        payload ->> 'to_type' as to_type,
+        from_type,
+        from_id,
+        to_type,
+        -- the target array is taken as JSON from the payload (`payload` passes through `fields`)
         {{ json_array_elements("payload -> 'to'") }} as to_item,
         version_at,
         _loaded_at,
         record_hash
-    from source
+    from fields
     where not is_deleted
+),
+
+item_fields as (
+{{ json_fields('items', {
+    'to_id': 'toObjectId',
+    'association_type_id_raw': ['associationTypes', 0, 'typeId'],
+}, column='to_item') }}
 ),
 
 renamed as (
@@ -27,14 +39,14 @@ renamed as (
         from_type,
         from_id,
         to_type,
-        to_item ->> 'toObjectId' as to_id,
-        cast(to_item -> 'associationTypes' -> 0 ->> 'typeId' as integer) as association_type_id,
+        to_id,
+        cast(association_type_id_raw as integer) as association_type_id,
         version_at,
         _loaded_at,
         false as is_deleted,
         record_hash,
         false as is_marker
-    from items
+    from item_fields
 ),
 
 markers as (

@@ -5,10 +5,14 @@ with source as (
 {{ latest_versions('hubspot', 'calls', key='engagement_id') }}
 ),
 
+fields as (
+{{ json_fields('source', ask_engagement_fields()) }}
+),
+
 renamed as (
     select
 {{ ask_engagement_columns('calls') }}
-    from source
+    from fields
 )
 
 select * from renamed

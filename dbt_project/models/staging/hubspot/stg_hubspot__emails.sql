@@ -5,10 +5,14 @@ with source as (
 {{ latest_versions('hubspot', 'emails', key='engagement_id') }}
 ),
 
+fields as (
+{{ json_fields('source', ask_engagement_fields()) }}
+),
+
 renamed as (
     select
 {{ ask_engagement_columns('emails') }}
-    from source
+    from fields
 )
 
 select * from renamed

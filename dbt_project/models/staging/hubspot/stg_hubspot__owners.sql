@@ -5,18 +5,29 @@ with source as (
 {{ latest_versions('hubspot', 'owners') }}
 ),
 
+fields as (
+{{ json_fields('source', {
+    'email_raw': 'email',
+    'first_name_raw': 'firstName',
+    'last_name_raw': 'lastName',
+    'team_id': ['teams', 0, 'id'],
+    'team_name': ['teams', 0, 'name'],
+    'created_at_raw': 'createdAt',
+}) }}
+),
+
 renamed as (
     select
         record_id as owner_id,
-        {{ hash_pii("payload ->> 'email'") }} as email_hash,
-        trim(coalesce(payload ->> 'firstName', '') || ' ' || coalesce(payload ->> 'lastName', '')) as owner_name,
-        payload -> 'teams' -> 0 ->> 'id' as team_id,
-        payload -> 'teams' -> 0 ->> 'name' as team_name,
-        {{ to_utc("payload ->> 'createdAt'") }} as created_at,
+        {{ hash_pii('email_raw') }} as email_hash,
+        trim(coalesce(first_name_raw, '') || ' ' || coalesce(last_name_raw, '')) as owner_name,
+        team_id,
+        team_name,
+        {{ to_utc('created_at_raw') }} as created_at,
         version_at,
         _loaded_at,
         is_deleted
-    from source
+    from fields
 )
 
 select * from renamed

@@ -12,15 +12,24 @@ stages as (
     where not is_deleted
 ),
 
+stage_fields as (
+{{ json_fields('stages', {
+    'deal_stage': 'id',
+    'stage_label': 'label',
+    'display_order_raw': 'displayOrder',
+    'is_closed_raw': ['metadata', 'isClosed'],
+}, column='stage') }}
+),
+
 renamed as (
     select
         pipeline_id,
         pipeline_label,
-        stage ->> 'id' as deal_stage,
-        stage ->> 'label' as stage_label,
-        cast(stage ->> 'displayOrder' as integer) as display_order,
-        lower(coalesce(stage -> 'metadata' ->> 'isClosed', 'false')) = 'true' as is_closed
-    from stages
+        deal_stage,
+        stage_label,
+        cast(display_order_raw as integer) as display_order,
+        lower(coalesce(is_closed_raw, 'false')) = 'true' as is_closed
+    from stage_fields
 )
 
 select * from renamed

@@ -6,19 +6,29 @@ with source as (
 {{ latest_versions('sheet', 'leads', key='sheet_key_hash', key_sql=hash_pii('record_id')) }}
 ),
 
+fields as (
+{{ json_fields('source', {
+    'email_raw': 'email',
+    'submitted_at_raw': 'submitted_at',
+    'form_raw': 'form',
+    'utm_source_raw': 'utm_source',
+    'phone_raw': 'phone',
+}) }}
+),
+
 renamed as (
     select
         record_key as sheet_key_hash,
-        {{ hash_pii("payload ->> 'email'") }} as email_hash,
-        {{ safe_to_utc("payload ->> 'submitted_at'") }} as submitted_at,
-        nullif(payload ->> 'form', '') as form,
-        nullif(payload ->> 'utm_source', '') as utm_source,
-        {{ hash_phone("payload ->> 'phone'") }} as phone_hash,
+        {{ hash_pii('email_raw') }} as email_hash,
+        {{ safe_to_utc('submitted_at_raw') }} as submitted_at,
+        nullif(form_raw, '') as form,
+        nullif(utm_source_raw, '') as utm_source,
+        {{ hash_phone('phone_raw') }} as phone_hash,
         version_at,
         _loaded_at,
         is_deleted,
         record_hash
-    from source
+    from fields
 )
 
 select * from renamed
