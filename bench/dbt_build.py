@@ -271,6 +271,7 @@ def main() -> None:
     if args.dir:  # the state before the incremental build, for --replay-incremental
         shutil.copy(settings.warehouse, work / SNAPSHOT)
         (work / "as_of.txt").write_text(as_of)
+    os.sync()  # the append's (and the snapshot's) dirty pages written back before the build, not during it
     inc = build(settings, as_of=as_of)
     results["incremental_build_s"] = inc.elapsed_s
     results["incremental_models_s"] = sum(s for n, s in inc.node_seconds.items() if n.startswith("model."))
