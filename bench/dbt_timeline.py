@@ -1,0 +1,188 @@
+"""Where a `dbt build` spent its time: per-node timeline, SQL share, critical path, schedule bounds.
+
+Reads the last invocation in dbt's debug log and the manifest next to it (a leadflow dbt work
+directory, `$LEADFLOW_HOME/dbt`). Write the log at debug level first (D45 made `info` the default):
+
+    LEADFLOW_DBT_FILE_LOG_LEVEL=debug .venv/bin/python bench/dbt_build.py --dir W --replay-incremental 1
+    .venv/bin/python bench/dbt_timeline.py W/home/dbt [--timeline]
+
+It prints the node phase's wall time, the summed node seconds (models, tests, seeds) and the part
+of them spent waiting for SQL, the number of statements, and two bounds for the same DAG and node
+times on as many workers as threads: the critical path (a node's children wait for its tests in
+`dbt build`, so tests are on it) and a list-scheduling simulation in dbt's order (depth level, then
+name) and in longest-remaining-path order. A build whose wall time is near the critical path gains
+nothing from work removed beside it (docs/benchmarks.md, D45).
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import re
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+LINE = re.compile(r"^(\d\d:\d\d:\d\d\.\d+) \[\w+ *\] \[([^\]]+)\]: (.*)$")
+
+
+def parse_log(path: Path) -> tuple[dict[str, tuple[float, float, str]], dict[str, float], int]:
+    """Node -> (start s, end s, thread), node -> SQL seconds, statement count; last invocation only."""
+    lines = path.read_text().splitlines()
+    start = max(i for i, line in enumerate(lines) if "Running with dbt" in line)
+    t0: datetime | None = None
+    began: dict[str, tuple[float, str]] = {}
+    current: dict[str, str] = {}
+    spans: dict[str, tuple[float, float, str]] = {}
+    sql: dict[str, float] = defaultdict(float)
+    statements = 0
+    for line in lines[start:]:
+        m = LINE.match(line)
+        if not m:
+            continue
+        at = datetime.strptime(m.group(1), "%H:%M:%S.%f")
+        t0 = t0 or at
+        t = (at - t0).total_seconds()
+        thread, msg = m.group(2), m.group(3)
+        if msg.startswith("Began running node "):
+            node = msg.split()[-1]
+            began[node] = (t, thread)
+            current[thread] = node
+        elif msg.startswith("Finished running node "):
+            node = msg.split()[-1]
+            spans[node] = (began[node][0], t, began[node][1])
+            current.pop(thread, None)
+        elif msg.startswith("SQL status") and thread in current:
+            found = re.search(r"in ([\d.]+) seconds", msg)
+            sql[current[thread]] += float(found.group(1)) if found else 0.0
+            statements += 1
+    return spans, sql, statements
+
+
+def build_graph(manifest: dict, nodes: set[str]) -> dict[str, set[str]]:
+    """Node -> parents among `nodes`, with `dbt build`'s extra edges: a test of a model blocks the
+    model's children whose ancestors include every parent of the test."""
+    parents = {
+        n: {d for d in manifest["nodes"].get(n, {}).get("depends_on", {}).get("nodes", []) if d in nodes}
+        for n in nodes
+    }
+    ancestors: dict[str, set[str]] = {}
+
+    def upstream(n: str) -> set[str]:
+        if n not in ancestors:
+            ancestors[n] = set()
+            for p in parents[n]:
+                ancestors[n] |= {p} | upstream(p)
+        return ancestors[n]
+
+    children = defaultdict(set)
+    for n, ps in parents.items():
+        for p in ps:
+            children[p].add(n)
+    extra = defaultdict(set)
+    for test in (n for n in nodes if n.startswith("test.")):
+        for model in parents[test]:
+            for child in children[model]:
+                if not child.startswith("test.") and parents[test] <= upstream(child):
+                    extra[child].add(test)
+    return {n: parents[n] | extra[n] for n in nodes}
+
+
+def schedule(parents: dict[str, set[str]], seconds: dict[str, float], workers: int, key) -> float:
+    """Makespan of greedy list scheduling: whenever a worker is free, start the ready node with the
+    smallest `key`."""
+    children = defaultdict(set)
+    waiting = {n: len(ps) for n, ps in parents.items()}
+    for n, ps in parents.items():
+        for p in ps:
+            children[p].add(n)
+    ready = [(key(n), n) for n, k in waiting.items() if k == 0]
+    heapq.heapify(ready)
+    running: list[tuple[float, str]] = []
+    now = 0.0
+    while ready or running:
+        while ready and len(running) < workers:
+            _, n = heapq.heappop(ready)
+            heapq.heappush(running, (now + seconds[n], n))
+        now, n = heapq.heappop(running)
+        for c in children[n]:
+            waiting[c] -= 1
+            if waiting[c] == 0:
+                heapq.heappush(ready, (key(c), c))
+    return now
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dbt_dir", type=Path, help="leadflow's dbt work directory (holds logs/ and target/)")
+    parser.add_argument("--timeline", action="store_true", help="also print every node's start and end")
+    args = parser.parse_args()
+    spans, sql, statements = parse_log(args.dbt_dir / "logs" / "dbt.log")
+    manifest = json.loads((args.dbt_dir / "target" / "manifest.json").read_text())
+    seconds = {n: end - start for n, (start, end, _) in spans.items()}
+    parents = build_graph(manifest, set(seconds))
+    children = defaultdict(set)
+    for n, ps in parents.items():
+        for p in ps:
+            children[p].add(n)
+    remaining: dict[str, float] = {}
+
+    def rank(n: str) -> float:  # the node's seconds plus its longest chain of descendants
+        if n not in remaining:
+            remaining[n] = seconds[n] + max((rank(c) for c in children[n]), default=0.0)
+        return remaining[n]
+
+    level: dict[str, int] = {}
+
+    def depth(n: str) -> int:
+        if n not in level:
+            level[n] = 1 + max((depth(p) for p in parents[n]), default=-1)
+        return level[n]
+
+    workers = len({thread for _, _, thread in spans.values()}) or 1
+    console = Console()
+    if args.timeline:
+        timeline = Table(title="nodes by start")
+        for col in ("start", "end", "s", "thread", "node"):
+            timeline.add_column(col, justify="right" if col in {"start", "end", "s"} else "left")
+        for node, (start, end, thread) in sorted(spans.items(), key=lambda kv: kv[1][0]):
+            timeline.add_row(
+                f"{start:.2f}", f"{end:.2f}", f"{end - start:.2f}", thread, node.split(".", 1)[1]
+            )
+        console.print(timeline)
+    phase = max(end for _, end, _ in spans.values()) - min(start for start, _, _ in spans.values())
+    table = Table(title=f"dbt build: {len(spans)} nodes on {workers} threads")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for kind in ("model", "test", "seed"):
+        kind_nodes = [n for n in spans if n.startswith(kind + ".")]
+        node_s = sum(seconds[n] for n in kind_nodes)
+        table.add_row(
+            f"{kind}s: nodes, node s, SQL s",
+            f"{len(kind_nodes)}, {node_s:.2f}, {sum(sql[n] for n in kind_nodes):.2f}",
+        )
+    table.add_row("SQL statements", f"{statements}")
+    table.add_row("node phase, wall s", f"{phase:.2f}")
+    table.add_row("summed node s / threads", f"{sum(seconds.values()) / workers:.2f}")
+    table.add_row("critical path s", f"{max(rank(n) for n in spans):.2f}")
+    table.add_row(
+        "simulated, dbt's order s", f"{schedule(parents, seconds, workers, lambda n: (depth(n), n)):.2f}"
+    )
+    table.add_row(
+        "simulated, longest path first s",
+        f"{schedule(parents, seconds, workers, lambda n: (-rank(n), n)):.2f}",
+    )
+    console.print(table)
+    path, node = [], max(spans, key=rank)
+    while node:
+        path.append(f"{node.split('.')[2]} {seconds[node]:.2f}")
+        node = max(children[node], key=rank, default="")
+    console.print("critical path: " + " -> ".join(path))
+
+
+if __name__ == "__main__":
+    main()
