@@ -17,8 +17,10 @@ $(UV):
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
 	$(PYTHON) -m venv .tools && .tools/bin/pip install --quiet uv
 
+# --compile-bytecode: installed packages ship their .pyc, so that every process (CLI, dbt, Airflow tasks,
+# test workers) imports them without compiling, also where PYTHONDONTWRITEBYTECODE is set
 .venv/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen $(EXTRAS)
+	$(UV) sync --frozen --compile-bytecode $(EXTRAS)
 	@touch $@
 
 setup: .venv/.synced
@@ -42,7 +44,7 @@ format: setup
 	$(RUN) ruff check --fix src tests bench dags
 
 bench-deps: $(UV)
-	$(UV) sync --frozen $(EXTRAS) --extra bench
+	$(UV) sync --frozen --compile-bytecode $(EXTRAS) --extra bench
 	@touch .venv/.synced
 
 bench: bench-deps
