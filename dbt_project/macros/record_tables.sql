@@ -88,8 +88,8 @@ select cast(max(m) as varchar) from (
 {#- Decide how this record table builds now, in one query: {incremental, last, state, as_of,
     watermark}. `last` is the previous run ({kind, changed_at, loaded_at, state, as_of} or none, for
     `loaded_at` / `changed_at`); `incremental` is false for a full build; `state`, `as_of` and
-    `watermark` (strings or none) are what this build logs (`for_materialization`; the model's SQL
-    only needs the first two). Creates the change log on first use. -#}
+    `watermark` (strings or none) are what this build logs; the watermark is read only
+    `for_materialization` (the model's SQL needs none). Creates the change log on first use. -#}
 {% macro record_plan(for_materialization=false) -%}
 {%- if not execute -%}
 {%- do inputs_state_dependencies() -%}
@@ -124,7 +124,11 @@ select
     (select cast(as_of as varchar) from last_run),
     {{ inputs_state_sql() }},
     {{ record_as_of_sql(uses_as_of) }},
+    {%- if for_materialization %}
     ({{ record_watermark_sql(config.require('record_sources')) }}),
+    {%- else %}
+    cast(null as varchar),
+    {%- endif %}
     {%- if upstream %}
     (select count(*) from {{ log }} where kind = 'full' and model in ('{{ upstream | join("', '") }}')
         and changed_at > (select changed_at from last_run)),
@@ -211,7 +215,6 @@ true
 {%- set log_key = config.get('record_log_key', keys[0]) -%}
 {%- set lead = config.get('record_lead', none) -%}
 {%- set exclude = config.get('record_compare_exclude', []) -%}
-{%- set sources = config.require('record_sources') -%}
 {%- set plan = record_plan(for_materialization=true) -%}
 {%- set state = plan.state -%}
 {%- set as_of = plan.as_of -%}

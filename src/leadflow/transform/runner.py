@@ -241,10 +241,12 @@ def build(
     work_dir = (settings.home / "dbt").resolve()
     # seeds are stamped and skipped on DuckDB builds (D45); a selection or --full-refresh loads as asked
     seeds = seed_states(project_dir()) if tgt == "duckdb" and command == "build" else {}
-    relations = seed_relations(work_dir / "target" / "manifest.json") if seeds else {}
+    checked = {} if full_refresh or select else seeds
+    # where the previous invocation placed the seeds (its manifest), read only when they are checked
+    relations = seed_relations(work_dir / "target" / "manifest.json") if checked else {}
     unchanged: list[str] = []
     if tgt == "duckdb":
-        unchanged = _prepare_duckdb(warehouse, seeds if not (full_refresh or select) else {}, relations)
+        unchanged = _prepare_duckdb(warehouse, checked, relations)
     dbt_vars = {"as_of": as_of} if as_of else None
     args = dbt_args(
         command,
@@ -263,6 +265,7 @@ def build(
     statuses: Counter[str] = Counter()
     failures: list[tuple[str, str]] = []
     seconds: dict[str, float] = {}
+    loaded_seeds: list[str] = []
 
     def on_event(event: Any) -> None:
         name = event.info.name
@@ -288,15 +291,14 @@ def build(
         seconds[res.node.unique_id] = float(res.execution_time or 0.0)
         if status in {"error", "fail", "runtime error"}:
             failures.append((res.node.unique_id, str(res.message or "")))
+        elif status == "success" and res.node.resource_type == "seed":
+            loaded_seeds.append(res.node.name)
     if result.exception is not None:
         failures.append(("dbt", str(result.exception)))
-    loaded = [
-        res.node.name
-        for res in getattr(run, "results", None) or []
-        if res.node.resource_type == "seed" and str(getattr(res.status, "value", res.status)) == "success"
-    ]
-    if seeds and loaded:
-        _stamp_loaded_seeds(warehouse, seeds, seed_relations(work_dir / "target" / "manifest.json"), loaded)
+    if seeds and loaded_seeds:
+        _stamp_loaded_seeds(
+            warehouse, seeds, seed_relations(work_dir / "target" / "manifest.json"), loaded_seeds
+        )
     summary = BuildSummary(
         success=bool(result.success),
         target=tgt,
