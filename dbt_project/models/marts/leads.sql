@@ -54,6 +54,7 @@ final as (
         cast(reached.created_at as timestamp) as created_at,
         cast({{ utc_to_local('reached.created_at', 'reached.team_timezone') }} as date) as created_local_date,
         cast(reached.contacted_at as timestamp) as contacted_at,
+        cast({{ utc_to_local('reached.contacted_at', 'reached.team_timezone') }} as date) as contacted_local_date,
         cast(reached.engaged_at as timestamp) as engaged_at,
         cast(reached.appointment_booked_at as timestamp) as appointment_booked_at,
         cast(reached.appointment_held_at as timestamp) as appointment_held_at,

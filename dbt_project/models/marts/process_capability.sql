@@ -6,7 +6,7 @@ with contacted as (
         team_name,
         owner_id,
         owner_name,
-        {{ week_start(utc_to_local('contacted_at', 'team_timezone')) }} as contact_week,
+        {{ week_start('contacted_local_date') }} as contact_week,
         case when appointment_booked_at is not null then 1 else 0 end as is_converted
     from {{ ref('leads') }}
     where contacted_at is not null
