@@ -14,7 +14,7 @@ from leadflow.errors import TransformError
 from leadflow.sandbox.generate import generate_world
 from leadflow.sandbox.scenario import load_scenario
 from leadflow.sandbox.world import hubspot_time
-from leadflow.transform.runner import build, profile_env
+from leadflow.transform.runner import build, failure_summary, profile_env
 from leadflow.transform.show import funnel_counts
 from leadflow.transform.world_raw import write_raw_from_world
 
@@ -79,3 +79,49 @@ def test_profile_env_turns_vacuum_off_except_when_compacting(tmp_path: Path) -> 
         "LEADFLOW_DBT_VACUUM_TASKS": "7",
         "LEADFLOW_PG_SCHEMA": "s",
     }
+
+
+def test_table_built_before_a_new_column_fails_with_the_mending_command(
+    tiny_raw: tuple[Path, dict[str, int], str],
+) -> None:
+    home, _, as_of = tiny_raw
+    settings = settings_at(home)
+    build(settings, as_of=as_of)
+    # a warehouse built before `leads` had `contacted_local_date` (D47)
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("alter table marts.leads drop column contacted_local_date")
+    con.close()
+    with pytest.raises(TransformError) as failed:
+        build(settings, as_of=as_of)
+    message = str(failed.value)
+    assert 'does not have a column with name "contacted_local_date"' in message
+    assert "leadflow build --full-refresh --select leads+" in message
+
+    build(settings, as_of=as_of, full_refresh=True, select=["leads+"])
+    build(settings, as_of=as_of)
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        missing = con.execute(
+            "select count(*) from marts.leads where contacted_at is not null and contacted_local_date is null"
+        ).fetchall()[0][0]
+        weeks = con.execute("select count(*) from marts.process_capability").fetchall()[0][0]
+    finally:
+        con.close()
+    assert missing == 0
+    assert weeks > 0
+
+
+def test_failure_summary_shows_the_database_error_of_postgres_too() -> None:
+    message = (
+        "Database Error in model asks (models/marts/asks.sql)\n"
+        '  column "response_hours" of relation "asks" does not exist\n'
+        "  LINE 1: insert into ..."
+    )
+    assert failure_summary("model.leadflow.asks", message) == (
+        'column "response_hours" of relation "asks" does not exist (the table was built before the model'
+        " had column response_hours: rebuild it and what reads it with"
+        " `leadflow build --full-refresh --select asks+`)"
+    )
+    assert failure_summary(
+        "test.leadflow.row_checks_asks.1", "Got 3 results, configured to fail if != 0"
+    ) == ("Got 3 results, configured to fail if != 0")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections import Counter
@@ -153,6 +154,31 @@ def profile_env(
         "LEADFLOW_DBT_VACUUM_TASKS": str(_VACUUM_TASKS if vacuum else 0),
         **(extra or {}),
     }
+
+
+# DuckDB's and PostgreSQL's words for an insert naming a column the table lacks
+_MISSING_COLUMN = re.compile(
+    r'Table "[^"]+" does not have a column with name "([^"]+)"|column "([^"]+)" of relation "[^"]+" does not exist'
+)
+
+
+def failure_summary(node: str, message: str) -> str:
+    """One line for a failed node: the database's own error rather than dbt's "Runtime Error in model
+    ..." heading, with the command that mends a table built before its model gained a column."""
+    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
+    if not lines:
+        return "failed"
+    heading = re.match(r"(Runtime|Database|Compilation) Error in ", lines[0])
+    detail = lines[1] if heading and len(lines) > 1 else lines[0]
+    missing = _MISSING_COLUMN.search(message)
+    if missing and node.startswith("model."):
+        model = node.split(".")[-1]
+        detail += (
+            f" (the table was built before the model had column {missing.group(1) or missing.group(2)}:"
+            " rebuild it and what"
+            f" reads it with `leadflow build --full-refresh --select {model}+`)"
+        )
+    return detail
 
 
 def dbt_args(
@@ -309,7 +335,7 @@ def build(
         seeds_unchanged=unchanged,
     )
     if raise_on_failure and not summary.success:
-        shown = "; ".join(f"{node}: {msg.splitlines()[0] if msg else 'failed'}" for node, msg in failures[:5])
+        shown = "; ".join(f"{node}: {failure_summary(node, msg)}" for node, msg in failures[:5])
         more = f" (+{len(failures) - 5} more)" if len(failures) > 5 else ""
         raise TransformError(f"dbt {command} failed on target {tgt}: {shown or 'see dbt logs'}{more}")
     return summary
