@@ -4,7 +4,7 @@ Reads the last invocation in dbt's debug log and the manifest next to it (a lead
 directory, `$LEADFLOW_HOME/dbt`). Write the log at debug level first (D45 made `info` the default):
 
     LEADFLOW_DBT_FILE_LOG_LEVEL=debug .venv/bin/python bench/dbt_build.py --dir W --replay-incremental 1
-    .venv/bin/python bench/dbt_timeline.py W/home/dbt [--timeline]
+    .venv/bin/python bench/dbt_timeline.py W/home/dbt [--timeline] [--svg timeline.svg]
 
 It prints the node phase's wall time, the summed node seconds (models, tests, seeds) and the part
 of them spent waiting for SQL, the number of statements, and two bounds for the same DAG and node
@@ -116,10 +116,81 @@ def schedule(parents: dict[str, set[str]], seconds: dict[str, float], workers: i
     return now
 
 
+def write_svg(
+    path: Path,
+    spans: dict[str, tuple[float, float, str]],
+    sql: dict[str, float],
+    critical: set[str],
+    title: str,
+) -> None:
+    """The node timeline as an SVG: one lane per dbt thread, models blue and tests orange, the darker
+    part of a bar its share of time waiting for SQL, the critical path outlined."""
+    threads = sorted({thread for _, _, thread in spans.values()})
+    origin = min(start for start, _, _ in spans.values())
+    span_s = max(end for _, end, _ in spans.values()) - origin
+    left, width, lane, top = 90, 1100, 70, 56
+    scale = width / span_s
+    height = top + lane * len(threads) + 60
+    colors = {"model": ("#9ecae1", "#3182bd"), "test": ("#fdd0a2", "#e6550d"), "seed": ("#c7e9c0", "#31a354")}
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 20}" height="{height}" '
+        f'font-family="Helvetica, Arial, sans-serif" font-size="11">',
+        f'<rect width="{left + width + 20}" height="{height}" fill="#ffffff"/>',
+        f'<text x="12" y="22" font-size="15" font-weight="bold">{title}</text>',
+        '<text x="12" y="40" fill="#555">blue: model, orange: test; darker part: share of the node spent in SQL; '
+        "red outline: critical path (with dbt build's test edges)</text>",
+    ]
+    step = 0.5 if span_s <= 10 else 1.0 if span_s <= 20 else 5.0
+    tick = 0.0
+    while tick <= span_s + 1e-9:
+        x = left + tick * scale
+        out.append(
+            f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{top + lane * len(threads)}" stroke="#eee"/>'
+        )
+        out.append(
+            f'<text x="{x:.1f}" y="{top + lane * len(threads) + 16}" text-anchor="middle" fill="#555">{tick:g} s</text>'
+        )
+        tick += step
+    for i, thread in enumerate(threads):
+        y = top + i * lane
+        out.append(f'<text x="12" y="{y + lane / 2 + 4}" fill="#333">{thread.split()[0]}</text>')
+        for node, (start, end, t) in sorted(spans.items(), key=lambda kv: kv[1][0]):
+            if t != thread:
+                continue
+            light, dark = colors.get(node.split(".")[0], ("#ddd", "#888"))
+            x, w = left + (start - origin) * scale, max((end - start) * scale, 1.0)
+            share = min(sql.get(node, 0.0) / (end - start), 1.0) if end > start else 0.0
+            h = lane - 14
+            stroke = (
+                ' stroke="#cb181d" stroke-width="2"'
+                if node in critical
+                else ' stroke="#fff" stroke-width="0.5"'
+            )
+            out.append(f'<rect x="{x:.1f}" y="{y + 4}" width="{w:.1f}" height="{h}" fill="{light}"{stroke}/>')
+            out.append(
+                f'<rect x="{x:.1f}" y="{y + 4 + h * (1 - share):.1f}" width="{w:.1f}" height="{h * share:.1f}" fill="{dark}" opacity="0.55"/>'
+            )
+            label = node.split(".")[2]
+            if w > len(label) * 6.2 + 4:
+                out.append(f'<text x="{x + 3:.1f}" y="{y + 17}" fill="#111">{label}</text>')
+            elif w > 30:
+                out.append(
+                    f'<text x="{x + 3:.1f}" y="{y + 17}" fill="#111">{label[: int((w - 4) / 6.2) - 1]}…</text>'
+                )
+    out.append(
+        f'<text x="{left}" y="{height - 12}" fill="#555">seconds from the first node\'s start; '
+        "the build also spends time before it (dbt start, manifest, adapter cache) and after (artifacts)</text>"
+    )
+    out.append("</svg>")
+    path.write_text("\n".join(out) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dbt_dir", type=Path, help="leadflow's dbt work directory (holds logs/ and target/)")
     parser.add_argument("--timeline", action="store_true", help="also print every node's start and end")
+    parser.add_argument("--svg", type=Path, help="also draw the timeline into this SVG file")
+    parser.add_argument("--title", default="dbt build timeline", help="the SVG's title")
     args = parser.parse_args()
     spans, sql, statements = parse_log(args.dbt_dir / "logs" / "dbt.log")
     manifest = json.loads((args.dbt_dir / "target" / "manifest.json").read_text())
@@ -177,11 +248,15 @@ def main() -> None:
         f"{schedule(parents, seconds, workers, lambda n: (-rank(n), n)):.2f}",
     )
     console.print(table)
-    path, node = [], max(spans, key=rank)
+    path, on_path, node = [], set(), max(spans, key=rank)
     while node:
         path.append(f"{node.split('.')[2]} {seconds[node]:.2f}")
+        on_path.add(node)
         node = max(children[node], key=rank, default="")
     console.print("critical path: " + " -> ".join(path))
+    if args.svg:
+        write_svg(args.svg, spans, sql, on_path, args.title)
+        console.print(f"timeline drawn into {args.svg}")
 
 
 if __name__ == "__main__":
