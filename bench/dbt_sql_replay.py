@@ -8,7 +8,8 @@ Prints the SQL alone's wall and process CPU time, the time DuckDB spent optimizi
 pass), the nodes by CPU and the slowest statements with their slowest operators: where the SQL of
 a build goes, apart from dbt's own work (docs/benchmarks.md, D47). A logged entry holding several
 statements (the materializations send `create temporary table ...; delete ...; insert ...` at once)
-is timed as one, and its operators are those of its last statement.
+is timed as one, and its operators and optimizer time are those of the last of them that DuckDB
+profiles (`drop table` writes none): profile a model's SELECT alone to see inside its first step.
 
     LEADFLOW_DBT_FILE_LOG_LEVEL=debug .venv/bin/python bench/dbt_build.py --dir W --replay-incremental 1
     .venv/bin/python bench/dbt_sql_replay.py W/home/dbt W/pre-incremental.duckdb [--top 25]
@@ -94,6 +95,9 @@ def replay(found: list[tuple[str, str]], warehouse: Path, profile_file: Path) ->
     for node, sql in found:
         parts = node.split(".")  # model.leadflow.<name>, test.leadflow.<name>.<hash>, or a dbt connection
         run = Run(parts[2] if len(parts) > 2 else node, sql)
+        profile_file.unlink(
+            missing_ok=True
+        )  # a statement that writes no profile must not show the last one's
         con.execute("pragma enable_profiling = 'json'")
         con.execute(f"pragma profiling_output = '{profile_file}'")
         wall, cpu = time.perf_counter(), time.process_time()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import html
 import json
 import re
 from collections import defaultdict
@@ -127,7 +128,7 @@ def write_svg(
     part of a bar its share of time waiting for SQL, the critical path outlined."""
     threads = sorted({thread for _, _, thread in spans.values()})
     origin = min(start for start, _, _ in spans.values())
-    span_s = max(end for _, end, _ in spans.values()) - origin
+    span_s = max(max(end for _, end, _ in spans.values()) - origin, 1e-3)
     left, width, lane, top = 90, 1100, 70, 56
     scale = width / span_s
     height = top + lane * len(threads) + 60
@@ -136,7 +137,7 @@ def write_svg(
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 20}" height="{height}" '
         f'font-family="Helvetica, Arial, sans-serif" font-size="11">',
         f'<rect width="{left + width + 20}" height="{height}" fill="#ffffff"/>',
-        f'<text x="12" y="22" font-size="15" font-weight="bold">{title}</text>',
+        f'<text x="12" y="22" font-size="15" font-weight="bold">{html.escape(title)}</text>',
         '<text x="12" y="40" fill="#555">blue: model, orange: test; darker part: share of the node spent in SQL; '
         "red outline: critical path (with dbt build's test edges)</text>",
     ]

@@ -248,6 +248,18 @@ true
     create temporary table {{ tmp.include(database=false, schema=false) }} as {{ sql }}
   {%- endcall %}
   {%- set columns = adapter.get_columns_in_relation(target) | map(attribute='name') | list -%}
+  {#- a model whose columns changed since its table was built: fail with dbt's words for
+      `on_schema_change: fail` (the runner adds the mending command) rather than drop a new column
+      from the insert below or fail on a column the model no longer selects -#}
+  {%- set model_columns = [] -%}
+  {%- for column in adapter.get_columns_in_relation(tmp.include(database=false, schema=false)) | map(attribute='name') -%}
+    {%- if column != '_gone' and not column.startswith('_scope_') -%}{%- do model_columns.append(column) -%}{%- endif -%}
+  {%- endfor -%}
+  {%- set added = model_columns | reject('in', columns) | list -%}
+  {%- set dropped = columns | reject('in', model_columns) | list -%}
+  {%- if added or dropped -%}
+    {{ exceptions.raise_compiler_error("The source and target schemas on this incremental model are out of sync! Source columns not in target: " ~ added ~ "; target columns not in source: " ~ dropped) }}
+  {%- endif -%}
   {%- set compared = columns | reject('in', exclude) | list -%}
   {%- set tmp_name = tmp.include(database=false, schema=false) -%}
   {%- set in_scope -%}

@@ -17,6 +17,7 @@ import duckdb
 import psycopg
 import pytest
 
+from leadflow.errors import TransformError
 from leadflow.transform.runner import build
 
 from .conftest import Built, world_build
@@ -134,3 +135,29 @@ def test_postgres_marts_equal_duckdb_marts(tmp_path_factory: pytest.TempPathFact
                     assert not mismatched, (mart, mismatched, d, p)
     finally:
         duck.close()
+
+
+def test_postgres_table_built_before_a_new_column_fails_with_the_mending_command(
+    tmp_path_factory: pytest.TempPathFactory, pg_prefix: str
+) -> None:
+    built: Built = world_build("tiny", tmp_path_factory.mktemp("pg-new-column"))
+    raw_schema = f"{pg_prefix}_raw"
+    copy_raw_to_postgres(built.settings.warehouse, raw_schema)
+    env = {"LEADFLOW_PG_SCHEMA": pg_prefix, "LEADFLOW_RAW_SCHEMA": raw_schema, "LEADFLOW_PG_USER": PG["user"]}
+    build(built.settings, target="postgres", as_of=built.as_of, env=env)
+    # a warehouse built before `leads` had `contacted_local_date` (D47)
+    with psycopg.connect(**PG, autocommit=True) as pg:
+        pg.execute(f'alter table "{pg_prefix}_marts".leads drop column contacted_local_date')
+    with pytest.raises(TransformError) as failed:
+        build(built.settings, target="postgres", as_of=built.as_of, env=env)
+    message = str(failed.value)
+    assert "contacted_local_date" in message
+    assert "leadflow build --full-refresh --select leads+" in message
+    build(built.settings, target="postgres", as_of=built.as_of, env=env, full_refresh=True, select=["leads+"])
+    assert build(built.settings, target="postgres", as_of=built.as_of, env=env).success
+    with psycopg.connect(**PG) as pg:
+        missing = pg.execute(
+            f'select count(*) from "{pg_prefix}_marts".leads'
+            " where contacted_at is not null and contacted_local_date is null"
+        ).fetchall()[0][0]
+    assert missing == 0

@@ -111,17 +111,55 @@ def test_table_built_before_a_new_column_fails_with_the_mending_command(
     assert weeks > 0
 
 
-def test_failure_summary_shows_the_database_error_of_postgres_too() -> None:
-    message = (
-        "Database Error in model asks (models/marts/asks.sql)\n"
-        '  column "response_hours" of relation "asks" does not exist\n'
-        "  LINE 1: insert into ..."
+def test_failure_summary_names_the_database_error_and_the_mending_command() -> None:
+    duckdb_message = (
+        "Runtime Error in model leads (models/marts/leads.sql)\n"
+        '  Binder Error: Table "leads" does not have a column with name "contacted_local_date"\n\n'
+        '  Did you mean: "created_local_date"'
     )
-    assert failure_summary("model.leadflow.asks", message) == (
-        'column "response_hours" of relation "asks" does not exist (the table was built before the model'
-        " had column response_hours: rebuild it and what reads it with"
-        " `leadflow build --full-refresh --select asks+`)"
+    mend = "(table leads was built before the model's columns changed: rebuild it and what reads it with"
+    summary = failure_summary("model.leadflow.leads", duckdb_message)
+    assert summary.startswith('Binder Error: Table "leads" does not have a column with name')
+    assert summary.endswith(f"{mend} `leadflow build --full-refresh --select leads+`)")
+    # dbt's own wording on Postgres (on_schema_change: fail), under two headings
+    dbt_message = (
+        "Compilation Error in model leads (models/marts/leads.sql)\n"
+        "  Compilation Error in macro check_for_schema_changes (macros/on_schema_change.sql)\n"
+        "    The source and target schemas on this incremental model are out of sync!\n"
+        "    They can be reconciled in several ways:\n"
+        "    Additional troubleshooting context:\n"
+        "       Source columns not in target: [contacted_local_date]\n"
+        "       Target columns not in source: []"
+    )
+    assert failure_summary("model.leadflow.leads", dbt_message) == (
+        "The source and target schemas on this incremental model are out of sync!;"
+        f" Source columns not in target: [contacted_local_date] {mend}"
+        " `leadflow build --full-refresh --select leads+`)"
+    )
+    # another table's column (the change log) is not mended by rebuilding the model
+    other = 'Runtime Error in model int_asks (x.sql)\n  Binder Error: Table "_record_changes" does not have a column with name "as_of"'
+    assert failure_summary("model.leadflow.int_asks", other) == (
+        'Binder Error: Table "_record_changes" does not have a column with name "as_of"'
     )
     assert failure_summary(
         "test.leadflow.row_checks_asks.1", "Got 3 results, configured to fail if != 0"
     ) == ("Got 3 results, configured to fail if != 0")
+    assert failure_summary("model.leadflow.asks", "") == "failed"
+
+
+def test_record_table_whose_model_gained_a_column_fails_instead_of_dropping_it(
+    tiny_raw: tuple[Path, dict[str, int], str],
+) -> None:
+    home, _, as_of = tiny_raw
+    settings = settings_at(home)
+    build(settings, as_of=as_of)
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("alter table intermediate.int_asks drop column channel")
+    con.close()
+    with pytest.raises(TransformError) as failed:
+        build(settings, as_of=as_of)
+    message = str(failed.value)
+    assert "Source columns not in target: ['channel']" in message
+    assert "leadflow build --full-refresh --select int_asks+" in message
+    build(settings, as_of=as_of, full_refresh=True, select=["int_asks+"])
+    assert build(settings, as_of=as_of).success

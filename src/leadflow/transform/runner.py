@@ -156,27 +156,34 @@ def profile_env(
     }
 
 
-# DuckDB's and PostgreSQL's words for an insert naming a column the table lacks
+_HEADING = re.compile(r"(Runtime|Database|Compilation) Error( in .*)?$")
+# how a model whose columns changed since its table was built fails: DuckDB's and PostgreSQL's words
+# for an insert naming a column the table lacks (the table named is group 1), and dbt's
+# `on_schema_change: fail` (the Postgres target's incremental models)
 _MISSING_COLUMN = re.compile(
-    r'Table "[^"]+" does not have a column with name "([^"]+)"|column "([^"]+)" of relation "[^"]+" does not exist'
+    r'Table "([^"]+)" does not have a column with name "[^"]+"|column "[^"]+" of relation "([^"]+)" does not exist'
 )
+_OUT_OF_SYNC = "schemas on this incremental model are out of sync"
 
 
 def failure_summary(node: str, message: str) -> str:
     """One line for a failed node: the database's own error rather than dbt's "Runtime Error in model
-    ..." heading, with the command that mends a table built before its model gained a column."""
+    ..." headings, and, when the model's table was built before the model's columns changed, the
+    command that rebuilds it."""
     lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
     if not lines:
         return "failed"
-    heading = re.match(r"(Runtime|Database|Compilation) Error in ", lines[0])
-    detail = lines[1] if heading and len(lines) > 1 else lines[0]
+    while len(lines) > 1 and _HEADING.match(lines[0]):
+        lines = lines[1:]
+    detail = lines[0]
+    model = node.split(".")[2] if node.startswith("model.") and node.count(".") >= 2 else None
     missing = _MISSING_COLUMN.search(message)
-    if missing and node.startswith("model."):
-        model = node.split(".")[-1]
+    changed = (missing is not None and model in missing.groups()) or _OUT_OF_SYNC in message
+    if model and changed:
+        detail += "".join(f"; {line}" for line in lines if line.startswith("Source columns not in target"))
         detail += (
-            f" (the table was built before the model had column {missing.group(1) or missing.group(2)}:"
-            " rebuild it and what"
-            f" reads it with `leadflow build --full-refresh --select {model}+`)"
+            f" (table {model} was built before the model's columns changed: rebuild it and what reads it"
+            f" with `leadflow build --full-refresh --select {model}+`)"
         )
     return detail
 
