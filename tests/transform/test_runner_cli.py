@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import orjson
@@ -81,24 +82,29 @@ def test_profile_env_turns_vacuum_off_except_when_compacting(tmp_path: Path) -> 
     }
 
 
+def _fails_until_mended(home: Path, as_of: str, table: str, column: str, model: str) -> tuple[Any, str]:
+    """Build, drop `column` from `table` (a warehouse built before the model had it), build again:
+    returns the settings and the failure message; then mends as the message says and builds again."""
+    settings = settings_at(home)
+    build(settings, as_of=as_of)
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute(f"alter table {table} drop column {column}")
+    con.close()
+    with pytest.raises(TransformError) as failed:
+        build(settings, as_of=as_of)
+    build(settings, as_of=as_of, full_refresh=True, select=[f"{model}+"])
+    assert build(settings, as_of=as_of).success
+    return settings, str(failed.value)
+
+
 def test_table_built_before_a_new_column_fails_with_the_mending_command(
     tiny_raw: tuple[Path, dict[str, int], str],
 ) -> None:
     home, _, as_of = tiny_raw
-    settings = settings_at(home)
-    build(settings, as_of=as_of)
     # a warehouse built before `leads` had `contacted_local_date` (D47)
-    con = duckdb.connect(str(settings.warehouse))
-    con.execute("alter table marts.leads drop column contacted_local_date")
-    con.close()
-    with pytest.raises(TransformError) as failed:
-        build(settings, as_of=as_of)
-    message = str(failed.value)
+    settings, message = _fails_until_mended(home, as_of, "marts.leads", "contacted_local_date", "leads")
     assert 'does not have a column with name "contacted_local_date"' in message
     assert "leadflow build --full-refresh --select leads+" in message
-
-    build(settings, as_of=as_of, full_refresh=True, select=["leads+"])
-    build(settings, as_of=as_of)
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
         missing = con.execute(
@@ -151,15 +157,6 @@ def test_record_table_whose_model_gained_a_column_fails_instead_of_dropping_it(
     tiny_raw: tuple[Path, dict[str, int], str],
 ) -> None:
     home, _, as_of = tiny_raw
-    settings = settings_at(home)
-    build(settings, as_of=as_of)
-    con = duckdb.connect(str(settings.warehouse))
-    con.execute("alter table intermediate.int_asks drop column channel")
-    con.close()
-    with pytest.raises(TransformError) as failed:
-        build(settings, as_of=as_of)
-    message = str(failed.value)
+    _, message = _fails_until_mended(home, as_of, "intermediate.int_asks", "channel", "int_asks")
     assert "Source columns not in target: ['channel']" in message
     assert "leadflow build --full-refresh --select int_asks+" in message
-    build(settings, as_of=as_of, full_refresh=True, select=["int_asks+"])
-    assert build(settings, as_of=as_of).success
