@@ -26,26 +26,19 @@
   {{ exceptions.raise_compiler_error("incremental_strategy '" ~ strategy ~ "' is not supported by the project's incremental materialization (append, delete+insert)") }}
 {%- endif -%}
 
-{{ run_hooks(pre_hooks, inside_transaction=False) }}
-{{ run_hooks(pre_hooks, inside_transaction=True) }}
-
-{% if full_refresh_mode %}
-  {% if existing is not none %}
-    {% do adapter.drop_relation(existing) %}
-  {% endif %}
-  {% call statement('main') -%}
+{% call lean_main_statement() -%}
+{%- if full_refresh_mode %}
+  {%- if existing is not none %}
+    {%- do adapter.drop_relation(existing) %}
+  {%- endif %}
     {{ create_table_as(False, target, sql) }}
-  {%- endcall %}
-{% elif strategy == 'append' %}
-  {% call statement('main') -%}
+{%- elif strategy == 'append' %}
     insert into {{ target }} by name (
 {{ sql }}
     )
-  {%- endcall %}
-{% else %}
+{%- else %}
   {%- set tmp = make_temp_relation(target, '__inc').include(database=false, schema=false) -%}
-  {%- set keys = [unique_key] if unique_key is string else unique_key -%}
-  {% call statement('main') -%}
+  {%- set keys = [unique_key] if unique_key is string else unique_key %}
     create temporary table {{ tmp }} as (
 {{ sql }}
     );
@@ -54,11 +47,7 @@
         {%- for k in keys %} n.{{ k }} = t.{{ k }}{% if not loop.last %} and{% endif %}{% endfor %});
     insert into {{ target }} by name (select * from {{ tmp }});
     drop table {{ tmp }}
-  {%- endcall %}
-{% endif %}
-
-{{ run_hooks(post_hooks, inside_transaction=True) }}
-{% do adapter.commit() %}
-{{ run_hooks(post_hooks, inside_transaction=False) }}
+{%- endif %}
+{%- endcall %}
 {{ return({'relations': [target]}) }}
 {% endmaterialization %}

@@ -10,44 +10,51 @@
     old table until the commit. A view is `create or replace view`. Not supported here, as the
     project does not use them: grants, `persist_docs`, indexes, foreign keys, Python models. Other
     adapters (PostgreSQL) keep dbt's own materializations. -#}
+{#- The frame the project's DuckDB materializations share (`table`, `view`, `incremental`): pre-hooks
+    outside then inside the model's transaction, the caller's block as the `main` statement (rendered
+    there, after the hooks, so whatever it does first, such as dropping a relation, happens in that
+    order), post-hooks inside, commit, post-hooks outside. Used as
+    `{% call lean_main_statement() %} <sql> {% endcall %}`; the materialization returns its relations. -#}
+{% macro lean_main_statement() -%}
+{%- set main_sql = caller -%}
+{{ run_hooks(pre_hooks, inside_transaction=False) }}
+{{ run_hooks(pre_hooks, inside_transaction=True) }}
+{% call statement('main') -%}
+{{ main_sql() }}
+{%- endcall %}
+{{ run_hooks(post_hooks, inside_transaction=True) }}
+{% do adapter.commit() %}
+{{ run_hooks(post_hooks, inside_transaction=False) }}
+{%- endmacro %}
+
 {% materialization table, adapter='duckdb' %}
 {%- set target = this.incorporate(type='table') -%}
 {%- set existing = load_cached_relation(this) -%}
-{{ run_hooks(pre_hooks, inside_transaction=False) }}
-{{ run_hooks(pre_hooks, inside_transaction=True) }}
-{%- if existing is not none and not existing.is_table %}
-  {% do adapter.drop_relation(existing) %}
-{%- endif %}
-{% call statement('main') -%}
+{% call lean_main_statement() -%}
+  {%- if existing is not none and not existing.is_table %}
+    {%- do adapter.drop_relation(existing) %}
+  {%- endif %}
   {%- if existing is not none and existing.is_table %}
     drop table if exists {{ existing }};
   {%- endif %}
   {{ create_table_as(False, target, sql) }}
 {%- endcall %}
-{{ run_hooks(post_hooks, inside_transaction=True) }}
-{% do adapter.commit() %}
-{{ run_hooks(post_hooks, inside_transaction=False) }}
 {{ return({'relations': [target]}) }}
 {% endmaterialization %}
 
 {% materialization view, adapter='duckdb' %}
 {%- set target = this.incorporate(type='view') -%}
 {%- set existing = load_cached_relation(this) -%}
-{{ run_hooks(pre_hooks, inside_transaction=False) }}
-{{ run_hooks(pre_hooks, inside_transaction=True) }}
-{%- if existing is not none and not existing.is_view %}
-  {% do adapter.drop_relation(existing) %}
-{%- endif %}
-{%- if config.get('contract').enforced %}
-  {{ get_assert_columns_equivalent(sql) }}
-{%- endif %}
-{% call statement('main') -%}
+{% call lean_main_statement() -%}
+  {%- if existing is not none and not existing.is_view %}
+    {%- do adapter.drop_relation(existing) %}
+  {%- endif %}
+  {%- if config.get('contract').enforced %}
+    {{- get_assert_columns_equivalent(sql) }}
+  {%- endif %}
   create or replace view {{ target }} as (
 {{ sql }}
   )
 {%- endcall %}
-{{ run_hooks(post_hooks, inside_transaction=True) }}
-{% do adapter.commit() %}
-{{ run_hooks(post_hooks, inside_transaction=False) }}
 {{ return({'relations': [target]}) }}
 {% endmaterialization %}
