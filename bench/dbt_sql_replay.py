@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import tempfile
 import time
@@ -31,7 +30,8 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
-LINE = re.compile(r"^(\d\d:\d\d:\d\d\.\d+) \[\w+ *\] \[([^\]]+)\]: (.*)$")
+from _dbt_log import LINE, last_invocation
+
 SKIPPED = {"BEGIN", "COMMIT", "ROLLBACK", "Close"}
 
 
@@ -47,10 +47,9 @@ class Run:
 
 def statements(log: Path) -> list[tuple[str, str]]:
     """(node, SQL) of every statement of the log's last invocation, in logged order."""
-    lines = log.read_text().splitlines()
-    start = max(i for i, line in enumerate(lines) if "Running with dbt" in line)
+    lines = last_invocation(log)
     found: list[tuple[str, str]] = []
-    i = start
+    i = 0
     while i < len(lines):
         m = LINE.match(lines[i])
         i += 1

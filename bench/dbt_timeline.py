@@ -28,20 +28,18 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-LINE = re.compile(r"^(\d\d:\d\d:\d\d\.\d+) \[\w+ *\] \[([^\]]+)\]: (.*)$")
+from _dbt_log import LINE, last_invocation
 
 
 def parse_log(path: Path) -> tuple[dict[str, tuple[float, float, str]], dict[str, float], int]:
     """Node -> (start s, end s, thread), node -> SQL seconds, statement count; last invocation only."""
-    lines = path.read_text().splitlines()
-    start = max(i for i, line in enumerate(lines) if "Running with dbt" in line)
     t0: datetime | None = None
     began: dict[str, tuple[float, str]] = {}
     current: dict[str, str] = {}
     spans: dict[str, tuple[float, float, str]] = {}
     sql: dict[str, float] = defaultdict(float)
     statements = 0
-    for line in lines[start:]:
+    for line in last_invocation(path):
         m = LINE.match(line)
         if not m:
             continue
