@@ -30,7 +30,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,12 +98,9 @@ def _prepare_duckdb(
     from leadflow.transform.seed_state import unchanged_seeds
 
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(warehouse))
-    try:
+    with closing(duckdb.connect(str(warehouse))) as con:
         ensure_schema(con)
         return unchanged_seeds(con, seeds, relations) if seeds else []
-    finally:
-        con.close()
 
 
 def _stamp_loaded_seeds(
@@ -113,11 +110,8 @@ def _stamp_loaded_seeds(
 
     from leadflow.transform.seed_state import stamp_seeds
 
-    con = duckdb.connect(str(warehouse))
-    try:
+    with closing(duckdb.connect(str(warehouse))) as con:
         stamp_seeds(con, seeds, relations, loaded)
-    finally:
-        con.close()
 
 
 def _release_duckdb() -> None:
