@@ -12,7 +12,11 @@ is timed as one, and its operators and optimizer time are those of the last of t
 profiles (`drop table` writes none): profile a model's SELECT alone to see inside its first step.
 
     LEADFLOW_DBT_FILE_LOG_LEVEL=debug .venv/bin/python bench/dbt_build.py --dir W --replay-incremental 1
-    .venv/bin/python bench/dbt_sql_replay.py W/home/dbt W/pre-incremental.duckdb [--top 25]
+    .venv/bin/python bench/dbt_sql_replay.py W/home/dbt W/pre-incremental.duckdb [--top 25] [--repeat 3]
+
+`--repeat N` replays N times, each on a fresh copy, and shows per node and per statement the run with
+the median CPU time (one replay on a shared box varies by 10 % and more per statement); `--json FILE`
+keeps the per-node medians, to compare two versions of the project node by node.
 """
 
 from __future__ import annotations
@@ -118,12 +122,22 @@ def main() -> None:
         "warehouse", type=Path, help="the warehouse as it was before that build (copied, not changed)"
     )
     parser.add_argument("--top", type=int, default=20, help="how many nodes and statements to list")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="replays; each statement's median-CPU run is shown"
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, help="write {node: [wall s, CPU s]} (medians) here"
+    )
     args = parser.parse_args()
     found = statements(args.dbt_dir / "logs" / "dbt.log")
-    with tempfile.TemporaryDirectory(prefix="lf-sql-replay-") as tmp:
-        copy = Path(tmp) / "warehouse.duckdb"
-        shutil.copy(args.warehouse, copy)
-        runs = replay(found, copy, Path(tmp) / "profile.json")
+    replays: list[list[Run]] = []
+    for _ in range(args.repeat):
+        with tempfile.TemporaryDirectory(prefix="lf-sql-replay-") as tmp:
+            copy = Path(tmp) / "warehouse.duckdb"
+            shutil.copy(args.warehouse, copy)
+            replays.append(replay(found, copy, Path(tmp) / "profile.json"))
+    # per statement, the replay with the median CPU time (the same statements in the same order each time)
+    runs = [sorted(same, key=lambda r: r.cpu)[len(same) // 2] for same in zip(*replays, strict=True)]
     console = Console(width=max(Console().width, 180))
     passes: Counter[str] = Counter()
     for run in runs:
@@ -148,6 +162,8 @@ def main() -> None:
     for node, (wall, cpu, n) in sorted(by_node.items(), key=lambda kv: -kv[1][1])[: args.top]:
         nodes.add_row(node, f"{wall:.3f}", f"{cpu:.3f}", f"{n:.0f}")
     console.print(nodes)
+    if args.json:
+        args.json.write_text(json.dumps({node: acc[:2] for node, acc in by_node.items()}, indent=1))
     slow = Table(title="slowest statements and their slowest operators")
     for col in ("wall s", "CPU s", "optimizer s", "node", "statement", "operators (s)"):
         slow.add_column(col, justify="right" if col.endswith(" s") else "left")

@@ -31,3 +31,9 @@
         is_deleted,
         record_hash
 {% endmacro %}
+
+{#- The channel an ask went through in the marts: its own (a meeting's or booking's), else its lead's
+    (`ask`, `lead`: table aliases). `asks` and `concession_sequences` both show it. -#}
+{% macro ask_channel(ask, lead) -%}
+coalesce({{ ask }}.channel, {{ lead }}.channel)
+{%- endmacro %}

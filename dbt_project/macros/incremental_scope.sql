@@ -47,6 +47,44 @@ true
 {%- endif -%}
 {%- endmacro %}
 
+{#- The leads a lead-grain model builds, with their attributes (the columns of `int_leads_resolved`):
+    on an incremental run the affected leads that are still leads (`int_affected_leads` carries their
+    row, D48), so that the model joins these few rows instead of scanning `int_leads_resolved`; on a
+    full build of the model (first build, `--full-refresh`, also of the model alone) every lead. Both
+    refs are outside the `if` so that dbt records the dependencies at parse time. -#}
+{% macro lead_attributes() -%}
+{%- set affected = ref('int_affected_leads') -%}
+{%- set resolved = ref('int_leads_resolved') -%}
+{%- if is_incremental() -%}
+(select * from {{ affected }} where is_lead)
+{%- else -%}
+{{ resolved }}
+{%- endif -%}
+{%- endmacro %}
+
+{#- `and`-able predicate reading a lead-grain parent (`model_name`, a table with `_built_at`) from an
+    incremental lead-grain model: only the rows of the affected leads (true otherwise). When the parent
+    was rebuilt earlier in this invocation, those rows are the ones it appended in this build: the
+    test `_built_at` = this build's stamp lets DuckDB skip every older row group by its min/max, so
+    the rows come from the table's tail instead of a scan of all of it (decision D48). -#}
+{% macro affected_rows_of(model_name, column='lead_id') -%}
+{%- set scope = ref('int_affected_leads') -%}
+{%- if is_incremental() -%}
+{%- if built_in_this_invocation(model_name) %}_built_at = {{ record_stamp() }} and {% endif -%}
+{{ column }} in (select lead_id from {{ scope }})
+{%- else -%}
+true
+{%- endif -%}
+{%- endmacro %}
+
+{#- Whether model `model_name` of this project runs in this invocation before its children
+    (`dbt build` or `dbt run` with the model selected): then every row it wrote in this build carries
+    this build's stamp in `_built_at`. A child or test run without it reads the table as it is. -#}
+{% macro built_in_this_invocation(model_name) -%}
+{{ return(execute and flags.WHICH in ('build', 'run')
+          and ('model.' ~ project_name ~ '.' ~ model_name) in selected_resources) }}
+{%- endmacro %}
+
 {#- Hash of a whole row (`alias` is a table alias in the FROM clause), as a 64-bit integer. -#}
 {% macro row_hash(alias) -%}
 {{ return(adapter.dispatch('row_hash', 'leadflow')(alias)) }}

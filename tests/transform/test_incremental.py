@@ -59,6 +59,15 @@ TABLES = (
     "staging.stg_sheet__leads",
 )
 DAY_MS = 86_400_000
+BUILT_AT_TABLES = {
+    "marts.leads",
+    "marts.asks",
+    "marts.appointments",
+    "marts.concession_sequences",
+    "intermediate.int_asks_sequenced",
+    "intermediate.int_appointments_attributed",
+    "intermediate.int_lead_journey",
+}
 
 
 def _query(warehouse: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -70,9 +79,12 @@ def _query(warehouse: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 def _tables(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
-    # the build state names the build that stored it: differs between incremental and full builds
+    # the build state and the lead-grain intermediate rows name the build that wrote them (D48):
+    # they differ between incremental and full builds
     def cols(t: str) -> str:
-        return "* exclude (completed_at)" if t.endswith("int_lead_build_state") else "*"
+        if t.endswith("int_lead_build_state"):
+            return "* exclude (completed_at)"
+        return "* exclude (_built_at)" if t in BUILT_AT_TABLES else "*"
 
     return {t: _query(warehouse, f"select {cols(t)} from {t} order by all") for t in TABLES}
 

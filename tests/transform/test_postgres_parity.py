@@ -126,8 +126,10 @@ def test_postgres_marts_equal_duckdb_marts(tmp_path_factory: pytest.TempPathFact
     try:
         with psycopg.connect(**PG) as pg:
             for mart in MARTS:
-                d_rows = duck.execute(f"select * from marts.{mart}").fetchall()
-                cols = [c[0] for c in duck.execute(f"select * from marts.{mart} limit 0").description]
+                # `_built_at` names the build that wrote a row (D48): the two builds differ in it
+                every = [c[0] for c in duck.execute(f"select * from marts.{mart} limit 0").description]
+                cols = [c for c in every if c != "_built_at"]
+                d_rows = duck.execute(f"select {', '.join(cols)} from marts.{mart}").fetchall()
                 p_rows = pg.execute(f'select {", ".join(cols)} from "{pg_prefix}_marts".{mart}').fetchall()
                 assert len(d_rows) == len(p_rows) > 0, mart
                 for d, p in zip(_sorted(d_rows), _sorted(p_rows), strict=True):

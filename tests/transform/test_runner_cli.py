@@ -111,10 +111,15 @@ def test_table_built_before_a_new_column_fails_with_the_mending_command(
             "select count(*) from marts.leads where contacted_at is not null and contacted_local_date is null"
         ).fetchall()[0][0]
         weeks = con.execute("select count(*) from marts.process_capability").fetchall()[0][0]
+        leads, resolved = con.execute(
+            "select (select count(*) from marts.leads), (select count(*) from intermediate.int_leads_resolved)"
+        ).fetchall()[0]
     finally:
         con.close()
     assert missing == 0
     assert weeks > 0
+    # the mend rebuilt every lead, not only the last build's affected ones (`lead_attributes`, D48)
+    assert leads == resolved > 0
 
 
 def test_failure_summary_names_the_database_error_and_the_mending_command() -> None:

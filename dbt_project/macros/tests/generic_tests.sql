@@ -60,7 +60,9 @@ having {{ column_name }} is null or count(*) > 1
       passed on the whole table (the build state is written only after them), and since then rows
       were only deleted or appended for the listed leads, so any new duplicate, bad value or missing
       parent involves a listed lead's row (every relationship checked this way joins rows of the
-      same lead, or a seed, whose change lists every lead). -#}
+      same lead, or a seed, whose change lists every lead). With `built: true` (a model with
+      `_built_at`, D48) and the model rebuilt earlier in this invocation, those rows are read from
+      the table's tail: the ones it wrote in this build. -#}
 {% test row_checks(model, keys=[], unique=[], accepted=[], expressions=[], relationships=[], changed_leads=none) %}
 {%- if changed_leads %}
 {#- the checked rows are read once (a materialized CTE), not once per check -#}
@@ -119,7 +121,9 @@ having {{ column_name }} is null or count(*) > 1
 {%- endfor %}
 {%- if changed_leads %}
 with changed_rows as materialized (
-    select * from {{ model }} where {{ changed_leads.column }} in (select lead_id from {{ changed_leads.leads }})
+    select * from {{ model }} where
+    {%- if changed_leads.built and built_in_this_invocation(model.identifier) %} _built_at = {{ record_stamp() }} and{% endif %}
+    {{ changed_leads.column }} in (select lead_id from {{ changed_leads.leads }})
 )
 {%- endif %}
 {{ parts | join('\nunion all\n') }}

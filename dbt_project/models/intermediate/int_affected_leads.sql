@@ -1,4 +1,4 @@
-/* grain: one row per lead the lead-grain models must recompute in this build.
+/* grain: one row per lead the lead-grain models must recompute in this build, with the lead's attributes.
 
    A lead is affected when a row it owns (or owned) in one of the four lead inputs (`int_leads_resolved`,
    `int_asks`, `int_appointments`, `int_deals`) changed since the last complete build: the record tables
@@ -6,7 +6,11 @@
    this reads the log instead of the tables. Everything is affected on the first build, on
    `--full-refresh`, when the seeds or vars changed, when `as_of` moved back, or when one of the four
    inputs was rebuilt in full since. A build that fails before `int_lead_build_state` is written leaves
-   the previous build's stamp in place, so the next build recomputes its leads too. */
+   the previous build's stamp in place, so the next build recomputes its leads too.
+
+   The lead's row of `int_leads_resolved` comes along (`is_lead` false: the lead is gone, merged away
+   or archived, and its rows are only deleted): the lead-grain models join these few rows instead of
+   each scanning `int_leads_resolved` for them (decision D48). */
 -- depends_on: {{ ref('int_data_watermark') }}
 {{ config(materialized='table') }}
 {%- set inputs = ['int_leads_resolved', 'int_asks', 'int_appointments', 'int_deals'] %}
@@ -40,5 +44,18 @@ with leads as (
 )
 {%- endif %}
 
-select cast(lead_id as varchar) as lead_id
-from leads
+select
+    cast(affected.lead_id as varchar) as lead_id,
+    resolved.lead_id is not null as is_lead,
+    resolved.created_at,
+    resolved.email_hash,
+    resolved.lead_source,
+    resolved.is_in_lead_sheet,
+    resolved.channel,
+    resolved.owner_id,
+    resolved.owner_name,
+    resolved.team_id,
+    resolved.team_name,
+    resolved.team_timezone
+from leads as affected
+left join {{ ref('int_leads_resolved') }} as resolved on resolved.lead_id = affected.lead_id

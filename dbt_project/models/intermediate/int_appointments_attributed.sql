@@ -8,8 +8,8 @@ with appointments as (
 
 accepted_asks as (
     select ask_id, lead_id, asked_at, responded_at
-    from {{ ref('int_asks') }}
-    where response = 'accepted' and lead_id is not null and {{ affected_leads_only('lead_id') }}
+    from {{ ref('int_asks_sequenced') }}
+    where response = 'accepted' and {{ affected_rows_of('int_asks_sequenced') }}
 ),
 
 -- the lead's latest accepted ask before the booking was created (data-contract.md section 1)
@@ -56,7 +56,8 @@ select
         when appointments.appointment_source = 'calendly_event' then 'calendly:' || appointments.rescheduled_to_source_id
         else next_booking.next_appointment_id
     end as rescheduled_to_appointment_id,
-    appointments._loaded_at
+    appointments._loaded_at,
+    {{ record_stamp() }} as _built_at
 from appointments
 left join attributed
     on appointments.appointment_id = attributed.appointment_id and attributed.ask_rank = 1

@@ -86,6 +86,7 @@ select
         when latest_refusal.gap_hours <= {{ var('gap_within_week_hours') }} then 'within_week'
         else 'later'
     end as gap_bucket,
-    ordered._loaded_at
+    ordered._loaded_at,
+    {{ record_stamp() }} as _built_at
 from ordered
 left join latest_refusal on ordered.ask_id = latest_refusal.ask_id

@@ -1,9 +1,10 @@
-/* grain: one row per lead: when it first reached each funnel stage */
+/* grain: one row per lead: when it first reached each funnel stage.
+   Asks and appointments come from the lead-grain tables built before it in this build (their rows
+   of the affected leads, D48), not from the record tables. */
 {{ config(materialized='incremental', incremental_strategy='append',
           pre_hook="{{ delete_affected_leads() }}") }}
 with leads as (
-    select lead_id from {{ ref('int_leads_resolved') }}
-    where {{ affected_leads_only('lead_id') }}
+    select lead_id from {{ lead_attributes() }} as leads
 ),
 
 asks as (
@@ -12,8 +13,8 @@ asks as (
         min(asked_at) as contacted_at,
         min(case when response = 'accepted' then responded_at end) as engaged_at,
         count(*) as asks_count
-    from {{ ref('int_asks') }}
-    where {{ affected_leads_only('lead_id') }}
+    from {{ ref('int_asks_sequenced') }}
+    where {{ affected_rows_of('int_asks_sequenced') }}
     group by lead_id
 ),
 
@@ -23,8 +24,8 @@ appointments as (
         min(booked_at) as appointment_booked_at,
         min(case when status = 'held' then starts_at end) as appointment_held_at,
         count(*) as appointments_count
-    from {{ ref('int_appointments') }}
-    where {{ affected_leads_only('lead_id') }}
+    from {{ ref('int_appointments_attributed') }}
+    where {{ affected_rows_of('int_appointments_attributed') }}
     group by lead_id
 ),
 
@@ -47,7 +48,8 @@ select
     deals.active_prospect_at,
     deals.won_at,
     coalesce(asks.asks_count, 0) as asks_count,
-    coalesce(appointments.appointments_count, 0) as appointments_count
+    coalesce(appointments.appointments_count, 0) as appointments_count,
+    {{ record_stamp() }} as _built_at
 from leads
 left join asks on leads.lead_id = asks.lead_id
 left join appointments on leads.lead_id = appointments.lead_id

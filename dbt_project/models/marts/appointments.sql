@@ -3,17 +3,16 @@
           pre_hook="{{ delete_affected_leads() }}") }}
 with appointments as (
     select * from {{ ref('int_appointments_attributed') }}
-    where {{ affected_leads_only('lead_id') }}
+    where {{ affected_rows_of('int_appointments_attributed') }}
 ),
 
 leads as (
-    select lead_id, team_id, team_name from {{ ref('int_leads_resolved') }}
-    where {{ affected_leads_only('lead_id') }}
+    select lead_id, team_id, team_name from {{ lead_attributes() }} as leads
 ),
 
 asks as (
     select ask_id, ask_level, sequence_condition from {{ ref('int_asks_sequenced') }}
-    where {{ affected_leads_only('lead_id') }}
+    where {{ affected_rows_of('int_asks_sequenced') }}
 ),
 
 final as (
@@ -41,7 +40,8 @@ final as (
         cast(appointments.status = 'no_show' as boolean) as is_no_show,
         cast(appointments.rescheduled_to_appointment_id as varchar) as rescheduled_to_appointment_id,
         cast({{ seconds_between('appointments.booked_at', 'appointments.starts_at') }} / 3600.0 as double precision)
-            as lead_time_hours
+            as lead_time_hours,
+        {{ record_stamp() }} as _built_at
     from appointments
     inner join leads on appointments.lead_id = leads.lead_id
     left join asks on appointments.ask_id = asks.ask_id

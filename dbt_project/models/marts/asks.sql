@@ -3,12 +3,11 @@
           pre_hook="{{ delete_affected_leads() }}") }}
 with asks as (
     select * from {{ ref('int_asks_sequenced') }}
-    where {{ affected_leads_only('lead_id') }}
+    where {{ affected_rows_of('int_asks_sequenced') }}
 ),
 
 leads as (
-    select lead_id, team_id, team_name, channel as lead_channel from {{ ref('int_leads_resolved') }}
-    where {{ affected_leads_only('lead_id') }}
+    select lead_id, team_id, team_name, channel from {{ lead_attributes() }} as leads
 ),
 
 final as (
@@ -20,7 +19,7 @@ final as (
         cast(asks.requester_id as varchar) as requester_id,
         cast(leads.team_id as varchar) as team_id,
         cast(leads.team_name as varchar) as team_name,
-        cast(coalesce(asks.channel, leads.lead_channel) as varchar) as channel,
+        cast({{ ask_channel('asks', 'leads') }} as varchar) as channel,
         cast(asks.medium as varchar) as medium,
         cast(asks.asked_at as timestamp) as asked_at,
         cast(asks.ask_key as varchar) as ask_key,
@@ -35,7 +34,8 @@ final as (
         cast(asks.responded_at as timestamp) as responded_at,
         cast({{ seconds_between('asks.asked_at', 'asks.responded_at') }} / 3600.0 as double precision)
             as response_hours,
-        cast(asks.sequence_condition as varchar) as sequence_condition
+        cast(asks.sequence_condition as varchar) as sequence_condition,
+        {{ record_stamp() }} as _built_at
     from asks
     inner join leads on asks.lead_id = leads.lead_id
 )

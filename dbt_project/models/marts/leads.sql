@@ -2,13 +2,12 @@
 {{ config(materialized='incremental', incremental_strategy='append',
           pre_hook="{{ delete_affected_leads() }}") }}
 with leads as (
-    select * from {{ ref('int_leads_resolved') }}
-    where {{ affected_leads_only('lead_id') }}
+    select * from {{ lead_attributes() }} as leads
 ),
 
 journey as (
     select * from {{ ref('int_lead_journey') }}
-    where {{ affected_leads_only('lead_id') }}
+    where {{ affected_rows_of('int_lead_journey') }}
 ),
 
 stages as (
@@ -17,7 +16,17 @@ stages as (
 
 reached as (
     select
-        leads.*,
+        leads.lead_id,
+        leads.lead_source,
+        leads.is_in_lead_sheet,
+        leads.channel,
+        leads.team_id,
+        leads.team_name,
+        leads.team_timezone,
+        leads.owner_id,
+        leads.owner_name,
+        leads.email_hash,
+        leads.created_at,
         journey.contacted_at,
         journey.engaged_at,
         journey.appointment_booked_at,
@@ -76,7 +85,8 @@ final as (
         cast({{ seconds_between('reached.appointment_held_at', 'reached.active_prospect_at') }} / 86400.0 as double precision)
             as days_held_to_prospect,
         cast({{ seconds_between('reached.active_prospect_at', 'reached.won_at') }} / 86400.0 as double precision)
-            as days_prospect_to_won
+            as days_prospect_to_won,
+        {{ record_stamp() }} as _built_at
     from reached
     inner join stages on reached.furthest_stage = stages.funnel_stage
 )
