@@ -184,11 +184,14 @@ where model = '{{ model_name }}' and kind = 'change'
 {%- endmacro %}
 
 {#- Final select of a record table: on an incremental run one row per scope key (`scope_cte` has the
-    `keys` columns), the record's new row or nulls with `_gone`; otherwise the rows of `final_cte`. -#}
+    `keys` columns), the record's new row or nulls with `_gone`; otherwise the rows of `final_cte`.
+    Every row carries `_built_at`, the stamp of the build that wrote it: the table's tests check the
+    rows written since the last complete build (D48); the comparison with the old rows leaves it out. -#}
 {% macro record_scope_select(final_cte, scope_cte, keys, plan) -%}
 {%- if plan.incremental %}
 select
     {{ final_cte }}.*,
+    {{ record_stamp() }} as _built_at,
     {%- for k in keys %}
     {{ scope_cte }}.{{ k }} as _scope_{{ k }},
     {%- endfor %}
@@ -197,7 +200,7 @@ from (select distinct {{ keys | join(', ') }} from {{ scope_cte }}) as {{ scope_
 left join {{ final_cte }}
     on {% for k in keys %}{{ final_cte }}.{{ k }} = {{ scope_cte }}.{{ k }}{% if not loop.last %} and {% endif %}{% endfor %}
 {%- else %}
-select * from {{ final_cte }}
+select *, {{ record_stamp() }} as _built_at from {{ final_cte }}
 {%- endif %}
 {%- endmacro %}
 
@@ -219,7 +222,7 @@ true
 {%- set keys = config.require('record_keys') -%}
 {%- set log_key = config.get('record_log_key', keys[0]) -%}
 {%- set lead = config.get('record_lead', none) -%}
-{%- set exclude = config.get('record_compare_exclude', []) -%}
+{%- set exclude = config.get('record_compare_exclude', []) + ['_built_at'] -%}
 {%- set plan = record_plan(for_materialization=true) -%}
 {%- set state = plan.state -%}
 {%- set as_of = plan.as_of -%}

@@ -158,3 +158,29 @@ def test_row_checks_of_lead_grain_models_check_the_recomputed_leads(synced_tiny:
     assert duplicated == {
         r[0] for r in built.query(f"select ask_id from marts.asks where lead_id = '{changed}'")
     }
+
+
+def test_build_checks_the_keys_written_since_the_last_complete_build(
+    synced_tiny: Built, copy_of: Any
+) -> None:
+    """In `dbt build` a record or staging table's key test reads only the rows stamped after the last
+    complete build (D48), each key counted over the whole table: a duplicate written since is caught."""
+    built = copy_of(synced_tiny)
+    table = "intermediate.int_leads_resolved"
+    con = duckdb.connect(str(built.settings.warehouse))
+    try:
+        con.execute(
+            f"insert into {table} select * replace ((select completed_at + interval 1 second"
+            f" from intermediate.int_lead_build_state) as _built_at) from {table} limit 1"
+        )
+    finally:
+        con.close()
+    summary = build(built.settings, as_of=built.as_of, raise_on_failure=False)
+    failed = {n.rsplit(".", 1)[0] for n, _ in summary.failures}
+    assert "test.leadflow.not_null_unique_int_leads_resolved_lead_id" in failed
+    compiled = next(
+        (built.settings.home / "dbt" / "target" / "compiled").rglob(
+            "not_null_unique_int_leads_resolved_lead_id.sql"
+        )
+    )
+    assert "_built_at > cast(" in compiled.read_text()  # the scoped form ran, not the whole-table one

@@ -59,15 +59,6 @@ TABLES = (
     "staging.stg_sheet__leads",
 )
 DAY_MS = 86_400_000
-BUILT_AT_TABLES = {
-    "marts.leads",
-    "marts.asks",
-    "marts.appointments",
-    "marts.concession_sequences",
-    "intermediate.int_asks_sequenced",
-    "intermediate.int_appointments_attributed",
-    "intermediate.int_lead_journey",
-}
 
 
 def _query(warehouse: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -79,12 +70,20 @@ def _query(warehouse: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 def _tables(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
-    # the build state and the lead-grain intermediate rows name the build that wrote them (D48):
-    # they differ between incremental and full builds
+    # the build state and every row's `_built_at` (D48) name the build that wrote them: they differ
+    # between incremental and full builds
+    stamped = {
+        f"{schema}.{table}"
+        for schema, table in _query(
+            warehouse,
+            "select table_schema, table_name from information_schema.columns where column_name = '_built_at'",
+        )
+    }
+
     def cols(t: str) -> str:
         if t.endswith("int_lead_build_state"):
             return "* exclude (completed_at)"
-        return "* exclude (_built_at)" if t in BUILT_AT_TABLES else "*"
+        return "* exclude (_built_at)" if t in stamped else "*"
 
     return {t: _query(warehouse, f"select {cols(t)} from {t} order by all") for t in TABLES}
 

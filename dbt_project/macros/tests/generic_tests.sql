@@ -34,12 +34,48 @@ where {{ column_name }} is not null
 
 {#- A key column: fails on every null and on every value held by more than one row (dbt's `not_null`
     and `unique` in one scan and one node). -#}
-{% test not_null_unique(model, column_name) %}
+{% test not_null_unique(model, column_name, built=false) %}
+{%- set since = built_since_last_complete_build() if built else none %}
+{%- if since %}
+{#- only the keys written since the last complete build, each counted over the whole table -#}
+with changed_rows as materialized (
+    select {{ column_name }} from {{ model }} where {{ since }}
+)
+select {{ column_name }} as key_value, 0 as n_rows from changed_rows where {{ column_name }} is null
+union all
+select {{ column_name }} as key_value, count(*) as n_rows
+from {{ model }}
+where {{ column_name }} in (select {{ column_name }} from changed_rows)
+group by {{ column_name }}
+having count(*) > 1
+{%- else %}
 select {{ column_name }} as key_value, count(*) as n_rows
 from {{ model }}
 group by {{ column_name }}
 having {{ column_name }} is null or count(*) > 1
+{%- endif %}
 {% endtest %}
+
+{#- `and`-able predicate for a test of an incremental table with `_built_at` (the large staging tables
+    and the record tables, D48): the rows written since the last complete build (`int_lead_build_state`,
+    written after every model and test of a build passed), as a literal so that DuckDB reads them from
+    the table's tail. The rows before were all checked by that build, and these tables change only by
+    deleting rows and inserting new ones, so checking the new rows (a key: its count over the whole
+    table) is checking the table; a failed build leaves the stamp where it was, so its rows are checked
+    again. None (check everything) outside `dbt build` (a `dbt test` checks whole tables, edits made
+    by hand included), before the first complete build, on `--full-refresh`, or when the state
+    table is not there. The state table is located through the graph, not `ref`: a test
+    depending on it would run after it. -#}
+{% macro built_since_last_complete_build() -%}
+{%- if not execute or flags.FULL_REFRESH or flags.WHICH != 'build' -%}{{ return(none) }}{%- endif -%}
+{%- set node = graph.nodes.get('model.' ~ project_name ~ '.int_lead_build_state') -%}
+{%- if node is none -%}{{ return(none) }}{%- endif -%}
+{%- set rel = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) -%}
+{%- if rel is none -%}{{ return(none) }}{%- endif -%}
+{%- set rows = run_query("select cast(max(completed_at) as varchar) from " ~ rel).rows -%}
+{%- if not rows or rows[0][0] is none -%}{{ return(none) }}{%- endif -%}
+{{ return("_built_at > cast('" ~ rows[0][0] ~ "' as timestamp)") }}
+{%- endmacro %}
 
 {#- Several row checks of one model in one test node: dbt spends 30-60 ms of its own on every node,
     and in `dbt build` the models downstream wait for all of them (decision D33). Fails with one row
@@ -62,9 +98,15 @@ having {{ column_name }} is null or count(*) > 1
       parent involves a listed lead's row (every relationship checked this way joins rows of the
       same lead, or a seed, whose change lists every lead). With `built: true` (a model with
       `_built_at`, D48) and the model rebuilt earlier in this invocation, those rows are read from
-      the table's tail: the ones it wrote in this build. -#}
-{% test row_checks(model, keys=[], unique=[], accepted=[], expressions=[], relationships=[], changed_leads=none) %}
-{%- if changed_leads %}
+      the table's tail: the ones it wrote in this build.
+    - `built: true` (a staging or record table with `_built_at`, D48): check only the rows written
+      since the last complete build (`built_since_last_complete_build`), keys counted over the whole
+      table; relationships are still checked for every row (a parent can disappear under an
+      unchanged child). -#}
+{% test row_checks(model, keys=[], unique=[], accepted=[], expressions=[], relationships=[], changed_leads=none, built=false) %}
+{%- set since = built_since_last_complete_build() if built and not changed_leads else none %}
+{%- set scoped = changed_leads or since %}
+{%- if scoped %}
 {#- the checked rows are read once (a materialized CTE), not once per check -#}
 {%- set rows = "changed_rows" %}
 {%- else %}
@@ -72,7 +114,7 @@ having {{ column_name }} is null or count(*) > 1
 {%- endif %}
 {%- set parts = [] -%}
 {%- for column in keys %}
-{%- if changed_leads %}
+{%- if scoped %}
 {%- do parts.append(
     "select 'key " ~ column ~ "' as failed_check, cast(" ~ column ~ " as varchar) as detail\n"
     ~ "from " ~ rows ~ " where " ~ column ~ " is null\nunion all\n"
@@ -89,7 +131,7 @@ having {{ column_name }} is null or count(*) > 1
 {%- do parts.append(
     "select 'unique " ~ column ~ "' as failed_check, cast(" ~ column ~ " as varchar) as detail\n"
     ~ "from " ~ model ~ " where " ~ column ~ " is not null"
-    ~ (" and " ~ column ~ " in (select " ~ column ~ " from " ~ rows ~ ")" if changed_leads else "")
+    ~ (" and " ~ column ~ " in (select " ~ column ~ " from " ~ rows ~ ")" if scoped else "")
     ~ " group by " ~ column ~ " having count(*) > 1") %}
 {%- endfor %}
 {%- for check in accepted %}
@@ -124,6 +166,10 @@ with changed_rows as materialized (
     select * from {{ model }} where
     {%- if changed_leads.built and built_in_this_invocation(model.identifier) %} _built_at = {{ record_stamp() }} and{% endif %}
     {{ changed_leads.column }} in (select lead_id from {{ changed_leads.leads }})
+)
+{%- elif since %}
+with changed_rows as materialized (
+    select * from {{ model }} where {{ since }}
 )
 {%- endif %}
 {{ parts | join('\nunion all\n') }}

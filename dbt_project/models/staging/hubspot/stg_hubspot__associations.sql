@@ -65,6 +65,6 @@ markers as (
     from source
 )
 
-select * from renamed
+select *, {{ record_stamp() }} as _built_at from renamed
 union all
-select * from markers
+select *, {{ record_stamp() }} as _built_at from markers

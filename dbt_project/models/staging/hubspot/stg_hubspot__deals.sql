@@ -36,4 +36,5 @@ renamed as (
     from fields
 )
 
-select * from renamed
+-- the build that wrote the row: its tests check the rows written since the last complete build (D48)
+select *, {{ record_stamp() }} as _built_at from renamed
