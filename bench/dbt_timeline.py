@@ -1,9 +1,10 @@
 """Where a `dbt build` spent its time: per-node timeline, SQL share, critical path, schedule bounds.
 
 Reads the last invocation in dbt's debug log and the manifest next to it (a leadflow dbt work
-directory, `$LEADFLOW_HOME/dbt`). Write the log at debug level first (D45 made `info` the default):
+directory, `$LEADFLOW_HOME/dbt`). Write the log at debug level and the manifest first (D45 made `info`
+the default, D48 turned the manifest off for builds):
 
-    LEADFLOW_DBT_FILE_LOG_LEVEL=debug .venv/bin/python bench/dbt_build.py --dir W --replay-incremental 1
+    LEADFLOW_DBT_FILE_LOG_LEVEL=debug LEADFLOW_DBT_WRITE_JSON=1 .venv/bin/python bench/dbt_build.py --dir W --replay-incremental 1
     .venv/bin/python bench/dbt_timeline.py W/home/dbt [--timeline] [--svg timeline.svg]
 
 It prints the node phase's wall time, the summed node seconds (models, tests, seeds) and the part

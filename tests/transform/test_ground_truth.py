@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from leadflow.sandbox.truth import FUNNEL
+from leadflow.transform.runner import build
 
 from .conftest import Built
 
@@ -41,6 +42,8 @@ def test_build_succeeds_with_every_data_test(synced_tiny: Built) -> None:
     assert not synced_tiny.summary.failures
     # every data test of the project ran and passed; unit tests are not part of a production build
     # (decision D30: tests/transform/test_unit_tests.py runs them)
+    # builds write no manifest (D48): `dbt parse` writes it
+    build(synced_tiny.settings, command="parse")
     manifest = orjson.loads((synced_tiny.settings.home / "dbt" / "target" / "manifest.json").read_bytes())
     # the checks of the statistics macros on fixed values (tag `reference`) run in CI only, with the
     # unit tests (D45: tests/transform/test_unit_tests.py)

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from leadflow.transform.runner import build, project_dir
-from leadflow.transform.seed_state import STAMP_PREFIX, seed_states
+from leadflow.transform.seed_state import STAMP_PREFIX, remember_seed_relations, seed_relations, seed_states
 
 from .conftest import Built
 
@@ -53,6 +53,28 @@ def test_seed_states_change_with_the_file_and_the_seed_config(tmp_path: Path) ->
     spec = project / "seeds" / "_seeds.yml"
     spec.write_text(spec.read_text().replace("Larger level = bigger request.", "Bigger level, bigger ask."))
     assert all(seed_states(project)[s] != after_csv[s] for s in SEEDS)
+
+
+def test_seed_relations_are_remembered_across_builds_that_load_only_some_seeds(tmp_path: Path) -> None:
+    work = tmp_path / "dbt"
+    (work / "target").mkdir(parents=True)
+    # a work directory from before D48: only dbt's manifest knows where the seeds are
+    (work / "target" / "manifest.json").write_text(
+        '{"nodes": {"seed.leadflow.a": {"resource_type": "seed", "name": "a", "schema": "seeds", "alias": "a"},'
+        ' "model.leadflow.m": {"resource_type": "model", "name": "m", "schema": "marts", "alias": "m"}}}'
+    )
+    assert seed_relations(work) == {"a": ("seeds", "a")}
+    # a build that loaded seed b keeps a, and from then on the record wins over the (stale) manifest
+    assert remember_seed_relations(work, {"b": ("seeds", "b_table")}) == {
+        "a": ("seeds", "a"),
+        "b": ("seeds", "b_table"),
+    }
+    (work / "target" / "manifest.json").unlink()
+    assert remember_seed_relations(work, {"a": ("other", "a")}) == {
+        "a": ("other", "a"),
+        "b": ("seeds", "b_table"),
+    }
+    assert seed_relations(work) == {"a": ("other", "a"), "b": ("seeds", "b_table")}
 
 
 def test_unchanged_seeds_are_left_out_changed_ones_reloaded(

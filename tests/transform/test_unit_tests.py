@@ -55,6 +55,15 @@ def test_dbt_args_exclude_unit_tests_only_when_asked(tmp_path: Path) -> None:
     ]
 
 
+def test_builds_write_no_dbt_artifacts_unless_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LEADFLOW_DBT_WRITE_JSON", raising=False)
+    assert "--no-write-json" in dbt_args("build", target="duckdb", work_dir=tmp_path)
+    # parse and compile write the manifest (bench/dbt_build.py reads the compiled SQL from it)
+    assert "--no-write-json" not in dbt_args("compile", target="duckdb", work_dir=tmp_path)
+    monkeypatch.setenv("LEADFLOW_DBT_WRITE_JSON", "1")
+    assert "--no-write-json" not in dbt_args("build", target="duckdb", work_dir=tmp_path)
+
+
 def test_every_unit_test_runs_and_passes(synced_tiny: Built, copy_of: Any) -> None:
     built = copy_of(synced_tiny)
     defined = _defined_unit_tests(project_dir())

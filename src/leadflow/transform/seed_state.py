@@ -38,8 +38,17 @@ def seed_states(project: Path) -> dict[str, str]:
     return states
 
 
-def seed_relations(manifest: Path) -> dict[str, tuple[str, str]]:
-    """Seed name -> (schema, table) as the last dbt invocation that wrote `manifest` placed them."""
+RELATIONS_FILE = "seed_relations.json"
+
+
+def seed_relations(work_dir: Path) -> dict[str, tuple[str, str]]:
+    """Seed name -> (schema, table) where the DuckDB builds of dbt work directory `work_dir` placed
+    the seeds: the runner's own record (`remember_seed_relations`; builds do not write dbt's
+    manifest.json, D48), else the manifest a dbt command wrote there."""
+    record = work_dir / RELATIONS_FILE
+    if record.exists():
+        return {name: (rel[0], rel[1]) for name, rel in json.loads(record.read_text()).items()}
+    manifest = work_dir / "target" / "manifest.json"
     if not manifest.exists():
         return {}
     nodes = json.loads(manifest.read_text()).get("nodes", {})
@@ -48,6 +57,16 @@ def seed_relations(manifest: Path) -> dict[str, tuple[str, str]]:
         for node in nodes.values()
         if node.get("resource_type") == "seed"
     }
+
+
+def remember_seed_relations(work_dir: Path, loaded: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """Add where a build just loaded seeds to the record of `work_dir`; return the whole record."""
+    known = {**seed_relations(work_dir), **loaded}
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / RELATIONS_FILE).write_text(
+        json.dumps({k: list(v) for k, v in sorted(known.items())}, indent=1)
+    )
+    return known
 
 
 def unchanged_seeds(
