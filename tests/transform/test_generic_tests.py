@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
-from leadflow.transform.runner import build
+from leadflow.transform.runner import build, project_dir
 
 from .conftest import Built
 
@@ -164,23 +166,56 @@ def test_build_checks_the_keys_written_since_the_last_complete_build(
     synced_tiny: Built, copy_of: Any
 ) -> None:
     """In `dbt build` a record or staging table's key test reads only the rows stamped after the last
-    complete build (D48), each key counted over the whole table: a duplicate written since is caught."""
+    build that ran every such test (D48), each key counted over the whole table: a duplicate written
+    since is caught, and stays caught after a build of a selection or a `dbt run` (neither moves
+    `checks_at`) until a complete build passes."""
     built = copy_of(synced_tiny)
+    node = "test.leadflow.not_null_unique_int_leads_resolved_lead_id"
     table = "intermediate.int_leads_resolved"
+
+    def failed(**kwargs: Any) -> set[str]:
+        summary = build(built.settings, as_of=built.as_of, raise_on_failure=False, **kwargs)
+        return {n.rsplit(".", 1)[0] for n, _ in summary.failures}
+
+    checked_at = built.query("select checks_at from intermediate.int_lead_build_state")[0][0]
+    assert checked_at is not None
     con = duckdb.connect(str(built.settings.warehouse))
     try:
         con.execute(
-            f"insert into {table} select * replace ((select completed_at + interval 1 second"
+            f"insert into {table} select * replace ((select checks_at + interval 1 second"
             f" from intermediate.int_lead_build_state) as _built_at) from {table} limit 1"
         )
     finally:
         con.close()
-    summary = build(built.settings, as_of=built.as_of, raise_on_failure=False)
-    failed = {n.rsplit(".", 1)[0] for n, _ in summary.failures}
-    assert "test.leadflow.not_null_unique_int_leads_resolved_lead_id" in failed
-    compiled = next(
-        (built.settings.home / "dbt" / "target" / "compiled").rglob(
-            "not_null_unique_int_leads_resolved_lead_id.sql"
-        )
-    )
+    assert node in failed()
+    compiled = next((built.settings.home / "dbt" / "target" / "compiled").rglob(f"{node.split('.')[-1]}.sql"))
     assert "_built_at > cast(" in compiled.read_text()  # the scoped form ran, not the whole-table one
+    # a selection that writes the build state without the test, then a run without tests
+    assert not failed(select=["int_asks+"])
+    assert failed(command="run") == set()
+    assert built.query("select checks_at from intermediate.int_lead_build_state")[0][0] == checked_at
+    assert node in failed()
+
+
+def test_a_changed_key_test_checks_the_whole_table_once(
+    synced_tiny: Built, copy_of: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `built` test whose definition changed since the last complete build checks every row, not
+    only the new ones (`checks_state`, D48): rows that were fine under the old definition are not
+    waved through."""
+    built = copy_of(synced_tiny)
+    assert (
+        built.query("select count(*) from staging.stg_hubspot__contacts where lead_channel = 'mobile'")[0][0]
+        > 0
+    )
+    project = tmp_path / "dbt_project"
+    shutil.copytree(project_dir(), project, ignore=shutil.ignore_patterns("target", "logs"))
+    schema = project / "models" / "staging" / "_staging__models.yml"
+    old = "accepted: [{column: lead_channel, values: [web, mobile]}]"
+    assert old in schema.read_text()
+    schema.write_text(schema.read_text().replace(old, "accepted: [{column: lead_channel, values: [web]}]"))
+    monkeypatch.setenv("LEADFLOW_DBT_PROJECT_DIR", str(project))
+    summary = build(built.settings, as_of=built.as_of, raise_on_failure=False)
+    assert "test.leadflow.row_checks_stg_hubspot__contacts" in {
+        n.rsplit(".", 1)[0] for n, _ in summary.failures
+    }

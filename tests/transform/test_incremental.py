@@ -82,7 +82,7 @@ def _tables(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
 
     def cols(t: str) -> str:
         if t.endswith("int_lead_build_state"):
-            return "* exclude (completed_at)"
+            return "* exclude (completed_at, checks_at)"
         return "* exclude (_built_at)" if t in stamped else "*"
 
     return {t: _query(warehouse, f"select {cols(t)} from {t} order by all") for t in TABLES}

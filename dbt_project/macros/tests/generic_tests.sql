@@ -57,24 +57,43 @@ having {{ column_name }} is null or count(*) > 1
 {% endtest %}
 
 {#- `and`-able predicate for a test of an incremental table with `_built_at` (the large staging tables
-    and the record tables, D48): the rows written since the last complete build (`int_lead_build_state`,
-    written after every model and test of a build passed), as a literal so that DuckDB reads them from
-    the table's tail. The rows before were all checked by that build, and these tables change only by
-    deleting rows and inserting new ones, so checking the new rows (a key: its count over the whole
-    table) is checking the table; a failed build leaves the stamp where it was, so its rows are checked
-    again. None (check everything) outside `dbt build` (a `dbt test` checks whole tables, edits made
-    by hand included), before the first complete build, on `--full-refresh`, or when the state
-    table is not there. The state table is located through the graph, not `ref`: a test
-    depending on it would run after it. -#}
+    and the record tables, D48): the rows written since the last build whose `built` tests all ran
+    and passed (`int_lead_build_state.checks_at`), as a literal so that DuckDB reads them from the
+    table's tail. The rows before were all checked then, and these tables change only by deleting
+    rows and inserting new ones, so checking the new rows (a key: its count over the whole table) is
+    checking the table. `checks_at` moves only in a `dbt build` that ran every `built` test (so not in
+    a `dbt run` or a build of a selection; a failed test skips the state table) and the definitions
+    of those tests must be the ones it ran (`checks_state`): a new or changed test checks whole
+    tables once. None (check everything) outside `dbt build` (a `dbt test` checks whole tables, edits
+    made by hand included), before the first such build, on `--full-refresh`, or when the state table
+    is not there. It is located through the graph, not `ref`: a test depending on it would run after it. -#}
 {% macro built_since_last_complete_build() -%}
 {%- if not execute or flags.FULL_REFRESH or flags.WHICH != 'build' -%}{{ return(none) }}{%- endif -%}
 {%- set node = graph.nodes.get('model.' ~ project_name ~ '.int_lead_build_state') -%}
 {%- if node is none -%}{{ return(none) }}{%- endif -%}
 {%- set rel = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) -%}
 {%- if rel is none -%}{{ return(none) }}{%- endif -%}
-{%- set rows = run_query("select cast(max(completed_at) as varchar) from " ~ rel).rows -%}
-{%- if not rows or rows[0][0] is none -%}{{ return(none) }}{%- endif -%}
+{%- if 'checks_at' not in adapter.get_columns_in_relation(rel) | map(attribute='name') | list -%}{{ return(none) }}{%- endif -%}
+{%- set rows = run_query("select cast(max(checks_at) as varchar), max(checks_state) from " ~ rel).rows -%}
+{%- if not rows or rows[0][0] is none or rows[0][1] != built_checks().state -%}{{ return(none) }}{%- endif -%}
 {{ return("_built_at > cast('" ~ rows[0][0] ~ "' as timestamp)") }}
+{%- endmacro %}
+
+{#- The project's `built` tests (from dbt's graph): {state: a hash of their definitions, complete:
+    whether this invocation is a `dbt build` that runs every one of them}. `int_lead_build_state`
+    stores both; `built_since_last_complete_build` compares the state. -#}
+{% macro built_checks() -%}
+{%- set defs = [] -%}
+{%- set ids = [] -%}
+{%- for uid, node in graph.nodes.items() | sort -%}
+  {%- set meta = node.get('test_metadata') or {} -%}
+  {%- if node.resource_type == 'test' and (meta.get('kwargs') or {}).get('built') -%}
+    {%- do ids.append(uid) -%}
+    {%- do defs.append([uid, meta.get('name'), meta.get('kwargs'), node.config.get('where')]) -%}
+  {%- endif -%}
+{%- endfor -%}
+{%- set ran_all = flags.WHICH == 'build' and ids | reject('in', selected_resources) | list | length == 0 -%}
+{{ return({'state': local_md5(tojson(defs, sort_keys=true)), 'complete': ran_all and ids | length > 0}) }}
 {%- endmacro %}
 
 {#- Several row checks of one model in one test node: dbt spends 30-60 ms of its own on every node,

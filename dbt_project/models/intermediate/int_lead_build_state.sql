@@ -12,7 +12,26 @@
 {%- if not execute %}{% do inputs_state_dependencies() %}{% endif %}
 {%- set row = run_query("select " ~ inputs_state_sql() ~ ", " ~ record_as_of_sql(true))[0] if execute else ['', ''] %}
 {%- set state, as_of = row[0], row[1] %}
+{#- the staging and record tables' key tests check rows written after `checks_at` (D48): it moves only
+    when this build ran every one of them (they passed: a failed test skips this model), else the
+    previous build's values are kept -#}
+{%- set checks = built_checks() if execute else {'complete': false} %}
+{%- set kept = [none, none] %}
+{%- if execute and not checks.complete %}
+{%- set old = existing_relation('int_lead_build_state') %}
+{%- if old is not none and 'checks_at' in adapter.get_columns_in_relation(old) | map(attribute='name') | list %}
+{%- set found = run_query("select cast(max(checks_at) as varchar), max(checks_state) from " ~ old).rows %}
+{%- if found %}{% set kept = [found[0][0], found[0][1]] %}{% endif %}
+{%- endif %}
+{%- endif %}
 select
     {{ record_stamp() }} as completed_at,
     cast('{{ state }}' as varchar) as inputs_state,
-    {{ "cast('" ~ as_of ~ "' as timestamp)" if as_of else 'cast(null as timestamp)' }} as as_of
+    {{ "cast('" ~ as_of ~ "' as timestamp)" if as_of else 'cast(null as timestamp)' }} as as_of,
+    {%- if checks.complete %}
+    {{ record_stamp() }} as checks_at,
+    cast('{{ checks.state }}' as varchar) as checks_state
+    {%- else %}
+    {{ "cast('" ~ kept[0] ~ "' as timestamp)" if kept[0] else 'cast(null as timestamp)' }} as checks_at,
+    {{ "cast('" ~ kept[1] ~ "' as varchar)" if kept[1] else 'cast(null as varchar)' }} as checks_state
+    {%- endif %}
