@@ -120,12 +120,14 @@ def test_row_checks_fail_on_each_kind_of_violation(
     assert _row_checks_failures(built, model) == expected
 
 
-def test_row_checks_of_lead_grain_models_check_the_recomputed_leads(synced_tiny: Built, copy_of: Any) -> None:
-    """D39: after an incremental build, `row_checks` of a lead-grain model looks at the rows of the
-    leads that build recomputed (a duplicate key is still counted over the whole table); rows of the
-    other leads passed the complete build before and were not written since."""
+def test_row_checks_of_lead_grain_models_check_the_rows_written_since_the_last_checked_build(
+    synced_tiny: Built, copy_of: Any
+) -> None:
+    """D39/D48: in `dbt build`, `row_checks` of a lead-grain model looks at the rows written since the
+    last build that ran all such checks (a duplicate key is still counted over the whole table);
+    older rows passed then and were not written since. `dbt test` checks every row."""
     built = copy_of(synced_tiny)
-    changed, untouched = (
+    fresh, old = (
         r[0]
         for r in built.query(
             "select lead_id from marts.asks group by lead_id having count(*) = 1 order by lead_id limit 2"
@@ -133,32 +135,25 @@ def test_row_checks_of_lead_grain_models_check_the_recomputed_leads(synced_tiny:
     )
     con = duckdb.connect(str(built.settings.warehouse))
     try:
-        version_ts, payload = con.execute(
-            "select version_ts, payload::varchar from raw.hubspot__contacts where record_id = ?"
-            " order by version_ts desc limit 1",
-            [changed],
-        ).fetchall()[0]
+        # one duplicated ask stamped after the last checked build (as if a build wrote it), one before
         con.execute(
-            "insert into raw.hubspot__contacts values (?, ? + interval 1 second, false,"
-            ' json_merge_patch(?::json, \'{"properties": {"lifecyclestage": "opportunity"}}\'),'
-            " 'test-hash', 'test-batch', 'test-file', now())",
-            [changed, version_ts, payload],
+            "insert into marts.asks select * replace ((select checks_at + interval 1 second"
+            f" from intermediate.int_lead_build_state) as _built_at) from marts.asks where lead_id = '{fresh}'"
         )
+        con.execute(f"insert into marts.asks select * from marts.asks where lead_id = '{old}'")
     finally:
         con.close()
-    build(built.settings, as_of=built.as_of)
-    assert [r[0] for r in built.query("select lead_id from intermediate.int_affected_leads")] == [changed]
-    con = duckdb.connect(str(built.settings.warehouse))
-    try:
-        for lead in (changed, untouched):
-            con.execute(f"insert into marts.asks select * from marts.asks where lead_id = '{lead}'")
-    finally:
-        con.close()
+    summary = build(built.settings, as_of=built.as_of, raise_on_failure=False)
+    assert {n.rsplit(".", 1)[0] for n, _ in summary.failures} == {"test.leadflow.row_checks_asks"}
+    compiled = next((built.settings.home / "dbt" / "target" / "compiled").rglob("row_checks_asks*.sql"))
+    found = {r[1] for r in built.query(compiled.read_text())}
+    assert found == {r[0] for r in built.query(f"select ask_id from marts.asks where lead_id = '{fresh}'")}
+    # `dbt test` checks the whole table: both duplicates
     assert _row_checks_failures(built, "asks") == ["unique ask_id"]
     compiled = next((built.settings.home / "dbt" / "target" / "compiled").rglob("row_checks_asks*.sql"))
-    duplicated = {r[1] for r in built.query(compiled.read_text())}
-    assert duplicated == {
-        r[0] for r in built.query(f"select ask_id from marts.asks where lead_id = '{changed}'")
+    found = {r[1] for r in built.query(compiled.read_text())}
+    assert found == {
+        r[0] for r in built.query(f"select ask_id from marts.asks where lead_id in ('{fresh}', '{old}')")
     }
 
 

@@ -108,23 +108,21 @@ having {{ column_name }} is null or count(*) > 1
       of `to` (written `ref('model')` as for dbt's `relationships`, so that dbt records the dependency
       when it parses the arguments, also under partial parsing), among the rows of `to` matching the
       optional `to_where` (e.g. `not is_deleted` for a staging table that keeps tombstones).
-    - `changed_leads`: `{column, leads}` (`leads` written `ref('int_affected_leads')`): for the
-      lead-grain models, check only the rows of the leads recomputed since the last complete build
-      (decision D39); a key or unique value is still counted over the whole table, but only for the
-      values those rows hold. Equivalent to checking everything: the last complete build's tests
-      passed on the whole table (the build state is written only after them), and since then rows
-      were only deleted or appended for the listed leads, so any new duplicate, bad value or missing
-      parent involves a listed lead's row (every relationship checked this way joins rows of the
-      same lead, or a seed, whose change lists every lead). With `built: true` (a model with
-      `_built_at`, D48) and the model rebuilt earlier in this invocation, those rows are read from
-      the table's tail: the ones it wrote in this build.
-    - `built: true` (a staging or record table with `_built_at`, D48): check only the rows written
-      since the last complete build (`built_since_last_complete_build`), keys counted over the whole
-      table; relationships are still checked for every row (a parent can disappear under an
-      unchanged child). -#}
-{% test row_checks(model, keys=[], unique=[], accepted=[], expressions=[], relationships=[], changed_leads=none, built=false) %}
-{%- set since = built_since_last_complete_build() if built and not changed_leads else none %}
-{%- set scoped = changed_leads or since %}
+    - `built: true` (a table with `_built_at`: staging, record and lead-grain tables, D48): in `dbt
+      build`, check only the rows written since the last build that ran every such test and passed
+      (`built_since_last_complete_build`); a key or unique value is still counted over the whole
+      table, but only for the values those rows hold. Equivalent to checking everything: those
+      tests passed on the whole table then, and since then these tables were only changed by
+      deleting rows and appending new ones, so any new duplicate or bad value involves a new row.
+      Relationships are checked for every row (a parent can disappear under an unchanged child)
+      unless `same_lead: true`:
+    - `same_lead: true` (the lead-grain models, D39): every relationship joins rows of the same lead
+      (or a seed, whose change recomputes every lead), and a lead-grain model rewrites all rows of a
+      lead whose data changed, so a missing parent involves a new child row: relationships are
+      checked for the new rows only, the parents looked up among the keys they name. -#}
+{% test row_checks(model, keys=[], unique=[], accepted=[], expressions=[], relationships=[], built=false, same_lead=false) %}
+{%- set since = built_since_last_complete_build() if built else none %}
+{%- set scoped = since is not none %}
 {%- if scoped %}
 {#- the checked rows are read once (a materialized CTE), not once per check -#}
 {%- set rows = "changed_rows" %}
@@ -170,23 +168,18 @@ having {{ column_name }} is null or count(*) > 1
 {%- for check in relationships %}
 {%- set parent = check.to %}
 {%- set parent_table = ("(select * from " ~ parent ~ " where " ~ check.to_where ~ ")") if check.to_where else parent %}
-{%- set child_rows = "changed_rows" if changed_leads else "(select * from " ~ model ~ ")" %}
+{%- set rows_scoped = scoped and same_lead %}
+{%- set child_rows = "changed_rows" if rows_scoped else "(select * from " ~ model ~ ")" %}
 {#- scoped: only the parent keys the checked rows name are looked up (no hash table over the whole parent) -#}
 {%- set parent_rows = ("(select " ~ check.field ~ " from " ~ parent_table ~ " as p where " ~ check.field ~ " in (select "
-    ~ check.column ~ " from " ~ child_rows ~ " as c))") if changed_leads else parent_table %}
+    ~ check.column ~ " from " ~ child_rows ~ " as c))") if rows_scoped else parent_table %}
 {%- do parts.append(
     "select 'relationship " ~ check.column ~ " -> " ~ parent.identifier ~ "." ~ check.field ~ "' as failed_check,"
     ~ " cast(child." ~ check.column ~ " as varchar) as detail\n"
     ~ "from " ~ child_rows ~ " as child left join " ~ parent_rows ~ " as parent on child." ~ check.column
     ~ " = parent." ~ check.field ~ "\nwhere child." ~ check.column ~ " is not null and parent." ~ check.field ~ " is null") %}
 {%- endfor %}
-{%- if changed_leads %}
-with changed_rows as materialized (
-    select * from {{ model }} where
-    {%- if changed_leads.built and built_in_this_invocation(model.identifier) %} _built_at = {{ record_stamp() }} and{% endif %}
-    {{ changed_leads.column }} in (select lead_id from {{ changed_leads.leads }})
-)
-{%- elif since %}
+{%- if since %}
 with changed_rows as materialized (
     select * from {{ model }} where {{ since }}
 )
