@@ -68,13 +68,8 @@ true
     test `_built_at` = this build's stamp lets DuckDB skip every older row group by its min/max, so
     the rows come from the table's tail instead of a scan of all of it (decision D48). -#}
 {% macro affected_rows_of(model_name, column='lead_id') -%}
-{%- set scope = ref('int_affected_leads') -%}
-{%- if is_incremental() -%}
-{%- if built_in_this_invocation(model_name) %}_built_at = {{ record_stamp() }} and {% endif -%}
-{{ column }} in (select lead_id from {{ scope }})
-{%- else -%}
-true
-{%- endif -%}
+{%- if is_incremental() and built_in_this_invocation(model_name) %}_built_at = {{ record_stamp() }} and {% endif -%}
+{{ affected_leads_only(column) }}
 {%- endmacro %}
 
 {#- Whether model `model_name` of this project runs in this invocation before its children

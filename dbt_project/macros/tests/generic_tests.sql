@@ -66,17 +66,26 @@ having {{ column_name }} is null or count(*) > 1
     of those tests must be the ones it ran (`checks_state`): a new or changed test checks whole
     tables once. None (check everything) outside `dbt build` (a `dbt test` checks whole tables, edits
     made by hand included), before the first such build, on `--full-refresh`, or when the state table
-    is not there. It is located through the graph, not `ref`: a test depending on it would run after it. -#}
+    is not there. -#}
 {% macro built_since_last_complete_build() -%}
 {%- if not execute or flags.FULL_REFRESH or flags.WHICH != 'build' -%}{{ return(none) }}{%- endif -%}
+{%- set last = last_checks() -%}
+{%- if last.at is none or last.state != built_checks().state -%}{{ return(none) }}{%- endif -%}
+{{ return("_built_at > cast('" ~ last.at ~ "' as timestamp)") }}
+{%- endmacro %}
+
+{#- `checks_at` and `checks_state` as `int_lead_build_state` holds them ({at, state}, strings or
+    none): none before the first build or in a state table from before D48. The table is located
+    through dbt's graph, not `ref`: a test depending on it would run after it. -#}
+{% macro last_checks() -%}
 {%- set node = graph.nodes.get('model.' ~ project_name ~ '.int_lead_build_state') -%}
-{%- if node is none -%}{{ return(none) }}{%- endif -%}
-{%- set rel = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) -%}
-{%- if rel is none -%}{{ return(none) }}{%- endif -%}
-{%- if 'checks_at' not in adapter.get_columns_in_relation(rel) | map(attribute='name') | list -%}{{ return(none) }}{%- endif -%}
+{%- set rel = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias)
+    if node is not none else none -%}
+{%- if rel is none or 'checks_at' not in adapter.get_columns_in_relation(rel) | map(attribute='name') | list -%}
+{{ return({'at': none, 'state': none}) }}
+{%- endif -%}
 {%- set rows = run_query("select cast(max(checks_at) as varchar), max(checks_state) from " ~ rel).rows -%}
-{%- if not rows or rows[0][0] is none or rows[0][1] != built_checks().state -%}{{ return(none) }}{%- endif -%}
-{{ return("_built_at > cast('" ~ rows[0][0] ~ "' as timestamp)") }}
+{{ return({'at': rows[0][0], 'state': rows[0][1]} if rows else {'at': none, 'state': none}) }}
 {%- endmacro %}
 
 {#- The project's `built` tests (from dbt's graph): {state: a hash of their definitions, complete:

@@ -16,14 +16,7 @@
     when this build ran every one of them (they passed: a failed test skips this model), else the
     previous build's values are kept -#}
 {%- set checks = built_checks() if execute else {'complete': false} %}
-{%- set kept = [none, none] %}
-{%- if execute and not checks.complete %}
-{%- set old = existing_relation('int_lead_build_state') %}
-{%- if old is not none and 'checks_at' in adapter.get_columns_in_relation(old) | map(attribute='name') | list %}
-{%- set found = run_query("select cast(max(checks_at) as varchar), max(checks_state) from " ~ old).rows %}
-{%- if found %}{% set kept = [found[0][0], found[0][1]] %}{% endif %}
-{%- endif %}
-{%- endif %}
+{%- set kept = last_checks() if execute and not checks.complete else {'at': none, 'state': none} %}
 select
     {{ record_stamp() }} as completed_at,
     cast('{{ state }}' as varchar) as inputs_state,
@@ -32,6 +25,6 @@ select
     {{ record_stamp() }} as checks_at,
     cast('{{ checks.state }}' as varchar) as checks_state
     {%- else %}
-    {{ "cast('" ~ kept[0] ~ "' as timestamp)" if kept[0] else 'cast(null as timestamp)' }} as checks_at,
-    {{ "cast('" ~ kept[1] ~ "' as varchar)" if kept[1] else 'cast(null as varchar)' }} as checks_state
+    {{ "cast('" ~ kept.at ~ "' as timestamp)" if kept.at else 'cast(null as timestamp)' }} as checks_at,
+    {{ "cast('" ~ kept.state ~ "' as varchar)" if kept.state else 'cast(null as varchar)' }} as checks_state
     {%- endif %}
