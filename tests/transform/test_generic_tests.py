@@ -52,6 +52,11 @@ def test_not_null_unique_fails_on_a_duplicate_and_on_a_null(synced_tiny: Built, 
         assert node in run(), name
 
 
+def _failed_nodes(summary: Any) -> set[str]:
+    """The nodes a build or test run failed on, without dbt's hash suffix."""
+    return {n.rsplit(".", 1)[0] for n, _ in summary.failures}
+
+
 def _row_checks_failures(built: Built, model: str) -> list[str]:
     """Run the tests of `model`; the `failed_check` names its `row_checks` node returns (empty: passed)."""
     summary = build(built.settings, as_of=built.as_of, command="test", select=[model], raise_on_failure=False)
@@ -144,7 +149,7 @@ def test_row_checks_of_lead_grain_models_check_the_rows_written_since_the_last_c
     finally:
         con.close()
     summary = build(built.settings, as_of=built.as_of, raise_on_failure=False)
-    assert {n.rsplit(".", 1)[0] for n, _ in summary.failures} == {"test.leadflow.row_checks_asks"}
+    assert _failed_nodes(summary) == {"test.leadflow.row_checks_asks"}
     compiled = next((built.settings.home / "dbt" / "target" / "compiled").rglob("row_checks_asks*.sql"))
     found = {r[1] for r in built.query(compiled.read_text())}
     assert found == {r[0] for r in built.query(f"select ask_id from marts.asks where lead_id = '{fresh}'")}
@@ -170,7 +175,7 @@ def test_build_checks_the_keys_written_since_the_last_complete_build(
 
     def failed(**kwargs: Any) -> set[str]:
         summary = build(built.settings, as_of=built.as_of, raise_on_failure=False, **kwargs)
-        return {n.rsplit(".", 1)[0] for n, _ in summary.failures}
+        return _failed_nodes(summary)
 
     checked_at = built.query("select checks_at from intermediate.int_lead_build_state")[0][0]
     assert checked_at is not None
@@ -211,6 +216,4 @@ def test_a_changed_key_test_checks_the_whole_table_once(
     schema.write_text(schema.read_text().replace(old, "accepted: [{column: lead_channel, values: [web]}]"))
     monkeypatch.setenv("LEADFLOW_DBT_PROJECT_DIR", str(project))
     summary = build(built.settings, as_of=built.as_of, raise_on_failure=False)
-    assert "test.leadflow.row_checks_stg_hubspot__contacts" in {
-        n.rsplit(".", 1)[0] for n, _ in summary.failures
-    }
+    assert "test.leadflow.row_checks_stg_hubspot__contacts" in _failed_nodes(summary)
