@@ -10,6 +10,7 @@
     │   └── RetriesExhausted           429/5xx/network errors outlived the retry budget
     ├── SignatureInvalid               a webhook request failed signature verification
     ├── LandingError                   landing files or the load ledger are inconsistent
+    ├── WarehouseBusy                  another process kept the warehouse's writer lock too long
     └── TransformError                 a dbt run failed
 
 Messages say what to fix. They never contain tokens or signing secrets.
@@ -79,6 +80,12 @@ class LandingError(LeadflowError):
     """Landing files or the load ledger are inconsistent."""
 
     exit_code = 4
+
+
+class WarehouseBusy(LeadflowError):
+    """Another process (a sync or a build) held the warehouse's writer lock for longer than the wait."""
+
+    exit_code = 6
 
 
 class TransformError(LeadflowError):

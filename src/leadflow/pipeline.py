@@ -112,7 +112,7 @@ def load(
     """Load every complete landing batch into the raw tables (one transaction per batch)."""
     store = LandingStore(settings.landing_dir)
     store.clean_tmp()
-    with connect_writer(settings.warehouse, memory_limit=memory_limit) as con:
+    with connect_writer(settings.warehouse, wait_s=settings.writer_wait_s, memory_limit=memory_limit) as con:
         return load_pending(con, store, on_batch=on_batch)
 
 
@@ -147,7 +147,12 @@ def sync(
     store.clean_tmp()
     report = SyncReport()
     with (
-        connect_writer(settings.warehouse, memory_limit=LOAD_MEMORY_LIMIT, threads=SYNC_LOAD_THREADS) as con,
+        connect_writer(
+            settings.warehouse,
+            wait_s=settings.writer_wait_s,
+            memory_limit=LOAD_MEMORY_LIMIT,
+            threads=SYNC_LOAD_THREADS,
+        ) as con,
         ThreadPoolExecutor(max_workers=len(chosen), thread_name_prefix="extract") as pool,
     ):
         futures = {

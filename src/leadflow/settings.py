@@ -71,6 +71,7 @@ class Settings:
     warehouse: Path = Path("var/leadflow.duckdb")
     landing_dir: Path = Path("var/landing")
     dbt_target: str = "duckdb"
+    writer_wait_s: float = 600.0  # how long a sync or a build waits for another writer of the warehouse
     http: HttpSettings = field(default_factory=HttpSettings)
     hubspot: HubSpotSettings = field(default_factory=HubSpotSettings)
     calendly: CalendlySettings = field(default_factory=CalendlySettings)

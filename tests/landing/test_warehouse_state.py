@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from leadflow.errors import LandingError
+from leadflow.errors import WarehouseBusy
 from leadflow.landing import loader
 from leadflow.landing.files import LandingStore
 from leadflow.landing.state import CommittedCursors, read_state
@@ -20,7 +20,7 @@ from .conftest import contact, hs_page, land
 def test_second_writer_waits_then_fails_clearly(warehouse: Path) -> None:
     with (
         writer_lock(warehouse),
-        pytest.raises(LandingError, match="another leadflow process is writing"),
+        pytest.raises(WarehouseBusy, match="another leadflow process is writing"),
         writer_lock(warehouse, wait_s=0.2),
     ):
         pass

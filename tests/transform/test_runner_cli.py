@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from leadflow.cli import cli
-from leadflow.errors import TransformError
+from leadflow.errors import TransformError, WarehouseBusy
+from leadflow.landing.warehouse import writer_lock
 from leadflow.sandbox.generate import generate_world
 from leadflow.sandbox.scenario import load_scenario
 from leadflow.sandbox.world import hubspot_time
@@ -45,6 +49,48 @@ def test_cli_build_reports_progress_summary_and_tables(tiny_raw: tuple[Path, dic
     assert "Funnel (marts.leads)" in result.output and "Concession outcomes" in result.output
     counts = {stage: n for stage, _, n in funnel_counts(home / "leadflow.duckdb")}
     assert counts == funnel
+
+
+def test_build_queues_behind_another_writer_and_fails_clearly_after_the_wait(
+    tiny_raw: tuple[Path, dict[str, int], str],
+) -> None:
+    home, funnel, as_of = tiny_raw
+    settings = replace(settings_at(home), writer_wait_s=0.3)
+    with (
+        writer_lock(settings.warehouse),
+        pytest.raises(WarehouseBusy, match=r"another leadflow process is writing .*waited 0\.3 s"),
+    ):
+        build(settings, as_of=as_of)
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        built = con.execute(
+            "select count(*) from information_schema.tables where table_schema <> 'raw'"
+        ).fetchall()
+    assert built == [(0,)]  # the build gave up before dbt touched the warehouse
+
+    # a writer (e.g. a sync) holding the lock when the build starts: the build waits, then runs
+    events: list[str] = []
+    holding = threading.Event()
+
+    def other_writer() -> None:
+        with writer_lock(settings.warehouse):
+            holding.set()
+            time.sleep(1.0)
+            events.append("other writer done")
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    assert holding.wait(10)
+    summary = build(
+        replace(settings, writer_wait_s=60),
+        as_of=as_of,
+        progress=lambda _done, _total, node: events.append(node) if len(events) < 3 else None,
+    )
+    thread.join()
+    # told the user it waits, waited, then ran its first node
+    assert events[:2] == ["waiting for another writer", "other writer done"]
+    assert events[2].startswith(("model.", "seed.", "test."))
+    assert summary.success
+    assert {stage: n for stage, _, n in funnel_counts(settings.warehouse)} == funnel
 
 
 def test_failing_data_test_raises_transform_error(tiny_raw: tuple[Path, dict[str, int], str]) -> None:

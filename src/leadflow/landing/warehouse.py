@@ -2,8 +2,8 @@
 
 DuckDB lets one process open a database file read-write, or several processes open it read-only,
 never both (duckdb.org/docs/stable/connect/concurrency). The writer here first takes an exclusive
-`flock` on `<warehouse>.lock` so that two leadflow writers queue (or fail with a clear message after
-`wait_s`) instead of racing for DuckDB's own lock; then it opens the file and makes sure the `raw`
+`flock` on `<warehouse>.lock` so that two leadflow writers (syncs, loads and dbt builds) queue (or
+fail with `WarehouseBusy` after `wait_s`) instead of racing for DuckDB's own lock; then it opens the file and makes sure the `raw`
 schema exists. Readers open the file with `read_only=True` and retry while a writer holds it.
 """
 
@@ -12,13 +12,13 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
-from leadflow.errors import LandingError
+from leadflow.errors import LandingError, WarehouseBusy
 from leadflow.landing.schema import ensure_schema
 
 
@@ -27,8 +27,13 @@ def lock_path(warehouse: Path) -> Path:
 
 
 @contextmanager
-def writer_lock(warehouse: Path, *, wait_s: float = 60.0) -> Iterator[None]:
-    """Hold the exclusive writer lock of `warehouse` (waits up to `wait_s`, then LandingError)."""
+def writer_lock(
+    warehouse: Path, *, wait_s: float = 60.0, on_wait: Callable[[], None] | None = None
+) -> Iterator[None]:
+    """Hold the exclusive writer lock of `warehouse` (waits up to `wait_s`, then WarehouseBusy).
+
+    `on_wait` is called once if the lock is taken when asked for (e.g. to tell the user). Not
+    re-entrant: a process that holds it and asks again waits for itself."""
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path(warehouse), os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -38,10 +43,13 @@ def writer_lock(warehouse: Path, *, wait_s: float = 60.0) -> Iterator[None]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if on_wait is not None:
+                    on_wait()
+                    on_wait = None
                 if time.monotonic() >= deadline:
-                    raise LandingError(
-                        f"another leadflow process is writing {warehouse} (lock {lock_path(warehouse)}); "
-                        "wait for it to finish"
+                    raise WarehouseBusy(
+                        f"another leadflow process is writing {warehouse} (lock {lock_path(warehouse)}, "
+                        f"waited {wait_s:g} s); wait for it to finish or raise writer_wait_s"
                     ) from None
                 time.sleep(0.1)
         os.ftruncate(fd, 0)

@@ -17,8 +17,14 @@ Incremental builds run with DuckDB's checkpoint vacuum off (`LEADFLOW_DBT_VACUUM
 `profile_env`): rows deleted by delete+insert keep their space until a `compact=True` or
 `--full-refresh` build, instead of every small build rewriting the tables it deleted from.
 
+A DuckDB build holds the warehouse's writer lock (`landing.warehouse.writer_lock`, D49) from its
+seed check to its seed stamp: a sync or another build started meanwhile waits for it (and it for
+them) up to `settings.writer_wait_s`, then fails with `WarehouseBusy`.
+
 Known limits: dbt's global flags and adapter caches are per process, so two builds must not run
-concurrently in one process; the DuckDB file must not be held open by another writer meanwhile.
+concurrently in one process (they serialize on a process lock); the lock is not re-entrant, so a
+caller holding the writer lock must not call `build`; a reader that is not leadflow's (a BI tool
+holding the file open) still makes the build fail with DuckDB's own lock error.
 """
 
 from __future__ import annotations
@@ -30,12 +36,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from leadflow.errors import ConfigError, TransformError
+from leadflow.landing.warehouse import writer_lock
 from leadflow.settings import Settings
 
 ProgressFn = Callable[[int, int, str], None]
@@ -264,7 +271,8 @@ def build(
     changed instead of rewriting every table it deleted from. `unit_tests` runs dbt's unit tests
     too; off by default: they check model logic on static inputs, so they belong to development and
     CI (`tests/transform/test_unit_tests.py` runs them), not to every production build (decision D30).
-    Raises `TransformError` naming the failed nodes unless `raise_on_failure` is false.
+    Raises `TransformError` naming the failed nodes unless `raise_on_failure` is false, and
+    `WarehouseBusy` when another writer kept the DuckDB warehouse longer than `settings.writer_wait_s`.
     """
     from dbt.cli.main import dbtRunner
 
@@ -279,60 +287,67 @@ def build(
     # where the previous builds placed the seeds, read only when they are checked
     relations = seed_relations(work_dir) if checked else {}
     unchanged: list[str] = []
-    if tgt == "duckdb":
-        unchanged = _prepare_duckdb(warehouse, checked, relations)
-    dbt_vars = {"as_of": as_of} if as_of else None
-    args = dbt_args(
-        command,
-        full_refresh=full_refresh,
-        select=select,
-        target=tgt,
-        work_dir=work_dir,
-        dbt_vars=dbt_vars,
-        unit_tests=unit_tests or command not in {"build", "test", "list", "ls"},
-        exclude=[f"resource_type:seed,{name}" for name in unchanged],
-    )
-    if unchanged:
-        # leave out the unchanged seeds and their own tests, not the tests of models that read them
-        args += ["--indirect-selection", "cautious"]
-    args.append("--quiet")
-    statuses: Counter[str] = Counter()
-    failures: list[tuple[str, str]] = []
-    seconds: dict[str, float] = {}
-    loaded_seeds: dict[str, tuple[str, str]] = {}
-
-    def on_event(event: Any) -> None:
-        name = event.info.name
-        if name not in _RESULT_EVENTS:
-            return
-        data = event.data
-        node = getattr(getattr(data, "node_info", None), "unique_id", "") or getattr(data, "description", "")
-        if progress is not None:
-            progress(int(getattr(data, "index", 0)), int(getattr(data, "total", 0)), node)
-
-    values = profile_env(warehouse, tgt, full_refresh=full_refresh, compact=compact, extra=env)
-    started = time.perf_counter()
-    with _LOCK, _environment(values):
-        try:
-            result = dbtRunner(callbacks=[on_event]).invoke(args)
-        finally:
-            _release_duckdb()
-    elapsed = time.perf_counter() - started
-    run = result.result
-    for res in getattr(run, "results", None) or []:
-        status = str(getattr(res.status, "value", res.status))
-        statuses[status] += 1
-        seconds[res.node.unique_id] = float(res.execution_time or 0.0)
-        if status in {"error", "fail", "runtime error"}:
-            failures.append((res.node.unique_id, str(res.message or "")))
-        elif status == "success" and res.node.resource_type == "seed":
-            loaded_seeds[res.node.name] = (res.node.schema, res.node.alias or res.node.name)
-    if result.exception is not None:
-        failures.append(("dbt", str(result.exception)))
-    if seeds and loaded_seeds:
-        _stamp_loaded_seeds(
-            warehouse, seeds, remember_seed_relations(work_dir, loaded_seeds), sorted(loaded_seeds)
+    with ExitStack() as writer:
+        if tgt == "duckdb":
+            # one writer at a time (D49): a sync or another build queues here instead of failing on
+            # DuckDB's own file lock midway
+            waiting = (lambda: progress(0, 0, "waiting for another writer")) if progress else None
+            writer.enter_context(writer_lock(warehouse, wait_s=settings.writer_wait_s, on_wait=waiting))
+            unchanged = _prepare_duckdb(warehouse, checked, relations)
+        dbt_vars = {"as_of": as_of} if as_of else None
+        args = dbt_args(
+            command,
+            full_refresh=full_refresh,
+            select=select,
+            target=tgt,
+            work_dir=work_dir,
+            dbt_vars=dbt_vars,
+            unit_tests=unit_tests or command not in {"build", "test", "list", "ls"},
+            exclude=[f"resource_type:seed,{name}" for name in unchanged],
         )
+        if unchanged:
+            # leave out the unchanged seeds and their own tests, not the tests of models that read them
+            args += ["--indirect-selection", "cautious"]
+        args.append("--quiet")
+        statuses: Counter[str] = Counter()
+        failures: list[tuple[str, str]] = []
+        seconds: dict[str, float] = {}
+        loaded_seeds: dict[str, tuple[str, str]] = {}
+
+        def on_event(event: Any) -> None:
+            name = event.info.name
+            if name not in _RESULT_EVENTS:
+                return
+            data = event.data
+            node = getattr(getattr(data, "node_info", None), "unique_id", "") or getattr(
+                data, "description", ""
+            )
+            if progress is not None:
+                progress(int(getattr(data, "index", 0)), int(getattr(data, "total", 0)), node)
+
+        values = profile_env(warehouse, tgt, full_refresh=full_refresh, compact=compact, extra=env)
+        started = time.perf_counter()
+        with _LOCK, _environment(values):
+            try:
+                result = dbtRunner(callbacks=[on_event]).invoke(args)
+            finally:
+                _release_duckdb()
+        elapsed = time.perf_counter() - started
+        run = result.result
+        for res in getattr(run, "results", None) or []:
+            status = str(getattr(res.status, "value", res.status))
+            statuses[status] += 1
+            seconds[res.node.unique_id] = float(res.execution_time or 0.0)
+            if status in {"error", "fail", "runtime error"}:
+                failures.append((res.node.unique_id, str(res.message or "")))
+            elif status == "success" and res.node.resource_type == "seed":
+                loaded_seeds[res.node.name] = (res.node.schema, res.node.alias or res.node.name)
+        if result.exception is not None:
+            failures.append(("dbt", str(result.exception)))
+        if seeds and loaded_seeds:
+            _stamp_loaded_seeds(
+                warehouse, seeds, remember_seed_relations(work_dir, loaded_seeds), sorted(loaded_seeds)
+            )
     summary = BuildSummary(
         success=bool(result.success),
         target=tgt,
