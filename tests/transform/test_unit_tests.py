@@ -8,6 +8,7 @@ expectation makes the run fail.
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 from pathlib import Path
@@ -132,3 +133,68 @@ def test_cli_runs_unit_tests_only_when_asked(synced_tiny: Built, copy_of: Any) -
         return int(found.group(1))
 
     assert passed(["--unit-tests"]) == passed([]) + 1
+
+
+# Independent statistics (Wilson 1927; Newcombe 1998 method 10; pooled two-proportion z-test with the
+# Abramowitz & Stegun 7.1.26 tail) in plain Python floats, to check the doubles that the unit tests expect.
+_Z95 = 1.959963984540054
+
+
+def _wilson(x: int, n: int, sign: float) -> float:
+    p = x / n
+    centre, spread = p + _Z95**2 / (2 * n), _Z95 * math.sqrt(p * (1 - p) / n + _Z95**2 / (4 * n * n))
+    return (centre + sign * spread) / (1 + _Z95**2 / n)
+
+
+def _newcombe(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float, float]:
+    p1, p2 = x1 / n1, x2 / n2
+    low = (p1 - p2) - math.hypot(p1 - _wilson(x1, n1, -1), _wilson(x2, n2, 1) - p2)
+    high = (p1 - p2) + math.hypot(_wilson(x1, n1, 1) - p1, p2 - _wilson(x2, n2, -1))
+    return p1 - p2, low, high
+
+
+def _two_sided_p(x1: int, n1: int, x2: int, n2: int) -> float:
+    pooled = (x1 + x2) / (n1 + n2)
+    z = abs(x1 / n1 - x2 / n2) / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    t = 1 / (1 + 0.3275911 * z / math.sqrt(2))
+    poly = sum(
+        a * t**k for k, a in enumerate([0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429], 1)
+    )
+    return poly * math.exp(-z * z / 2)
+
+
+def _unit_test(name: str) -> dict[str, Any]:
+    for path in (project_dir() / "models").rglob("*.yml"):
+        doc: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
+        for test in doc.get("unit_tests") or []:
+            if test["name"] == name:
+                return test
+    raise AssertionError(f"no unit test {name}")
+
+
+def test_expected_statistics_agree_with_an_independent_computation() -> None:
+    rows = _unit_test("concession_outcomes_wilson_lift_and_p_value")["expect"]["rows"]
+    direct = [r for r in rows if r["sequence_condition"] == "direct"]
+    target = [r for r in rows if r["sequence_condition"] == "door_in_the_face"]
+    assert len(direct) == 4 and len(target) == 5  # four segments, and the gap bucket for the target only
+    for row in direct + target:
+        x, n = row["n_accepted"], row["n_asks"]
+        assert row["compliance_ci_low"] == pytest.approx(_wilson(x, n, -1), abs=1e-15)
+        assert row["compliance_ci_high"] == pytest.approx(_wilson(x, n, 1), abs=1e-15)
+    for row in target:
+        lift, low, high = _newcombe(row["n_accepted"], row["n_asks"], 2, 10)
+        assert (row["lift_vs_direct"], row["lift_ci_low"], row["lift_ci_high"]) == pytest.approx(
+            (lift, low, high), abs=1e-15
+        )
+        assert row["p_value"] == pytest.approx(
+            _two_sided_p(row["n_accepted"], row["n_asks"], 2, 10), abs=1e-15
+        )
+    # the A&S tail is within its stated 1.5e-7 of the exact normal tail
+    assert target[0]["p_value"] == pytest.approx(math.erfc(1.8257418583505536 / math.sqrt(2)), abs=1.5e-7)
+
+    p_chart = _unit_test("p_chart_limits_and_flags")["expect"]["rows"]
+    for row in p_chart:
+        sigma = math.sqrt(0.6 * 0.4 / row["n_contacted"])
+        assert (row["centre_line"], row["lower_control_limit"], row["upper_control_limit"]) == pytest.approx(
+            (180 / 300, 0.6 - 3 * sigma, 0.6 + 3 * sigma), abs=1e-15
+        )

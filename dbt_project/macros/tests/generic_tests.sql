@@ -108,7 +108,8 @@ having {{ column_name }} is null or count(*) > 1
 {#- Several row checks of one model in one test node: dbt spends 30-60 ms of its own on every node,
     and in `dbt build` the models downstream wait for all of them (decision D33). Fails with one row
     per violation, naming the check (`failed_check`) and the offending value (`detail`):
-    - `keys`: column names; a null, or a value held by more than one row (`not_null_unique`);
+    - `keys`: column names, or an expression for a composite key (`a || '|' || b`: a null part makes
+      the key null); a null, or a value held by more than one row (`not_null_unique`);
     - `unique`: column names; a non-null value held by more than one row (dbt's `unique`);
     - `accepted`: `{column, values}`; a non-null value not in `values` (dbt's `accepted_values`);
     - `expressions`: `{expression, where}`; a row (matching `where`) where the expression is not true
@@ -142,20 +143,20 @@ having {{ column_name }} is null or count(*) > 1
 {%- for column in keys %}
 {%- if scoped %}
 {%- do parts.append(
-    "select 'key " ~ column ~ "' as failed_check, cast(" ~ column ~ " as varchar) as detail\n"
+    "select 'key " ~ (column | replace("'", "''")) ~ "' as failed_check, cast(" ~ column ~ " as varchar) as detail\n"
     ~ "from " ~ rows ~ " where " ~ column ~ " is null\nunion all\n"
-    ~ "select 'key " ~ column ~ "' as failed_check, cast(" ~ column ~ " as varchar) as detail\n"
+    ~ "select 'key " ~ (column | replace("'", "''")) ~ "' as failed_check, cast(" ~ column ~ " as varchar) as detail\n"
     ~ "from " ~ model ~ " where " ~ column ~ " in (select " ~ column ~ " from " ~ rows ~ ")"
     ~ " group by " ~ column ~ " having count(*) > 1") %}
 {%- else %}
 {%- do parts.append(
-    "select 'key " ~ column ~ "' as failed_check, cast(" ~ column ~ " as varchar) as detail\n"
+    "select 'key " ~ (column | replace("'", "''")) ~ "' as failed_check, cast(" ~ column ~ " as varchar) as detail\n"
     ~ "from " ~ model ~ " group by " ~ column ~ " having " ~ column ~ " is null or count(*) > 1") %}
 {%- endif %}
 {%- endfor %}
 {%- for column in unique %}
 {%- do parts.append(
-    "select 'unique " ~ column ~ "' as failed_check, cast(" ~ column ~ " as varchar) as detail\n"
+    "select 'unique " ~ (column | replace("'", "''")) ~ "' as failed_check, cast(" ~ column ~ " as varchar) as detail\n"
     ~ "from " ~ model ~ " where " ~ column ~ " is not null"
     ~ (" and " ~ column ~ " in (select " ~ column ~ " from " ~ rows ~ ")" if scoped else "")
     ~ " group by " ~ column ~ " having count(*) > 1") %}

@@ -1,4 +1,10 @@
 /* grain: one row per cohort week (team-local week of lead creation), channel and team */
+{#- (percentile, column suffix, stage timestamp in `leads`): days from creation to each stage -#}
+{%- set time_to_stage = [] -%}
+{%- for name, column in [('contacted', 'contacted_at'), ('engaged', 'engaged_at'), ('booked', 'appointment_booked_at'),
+                         ('held', 'appointment_held_at'), ('prospect', 'active_prospect_at'), ('won', 'won_at')] -%}
+{%- for q in [50, 90] %}{% do time_to_stage.append((q, name, column)) %}{% endfor -%}
+{%- endfor %}
 with leads as (
     select
         *,
@@ -19,20 +25,11 @@ weekly as (
         count(appointment_held_at) as leads_appointment_held,
         count(active_prospect_at) as leads_active_prospect,
         count(won_at) as leads_won,
-        percentile_cont(0.5) within group (order by days_created_to_contacted) as p50_days_to_contacted,
-        percentile_cont(0.9) within group (order by days_created_to_contacted) as p90_days_to_contacted,
-        percentile_cont(0.5) within group (
-            order by {{ seconds_between('created_at', 'appointment_booked_at') }} / 86400.0
-        ) as p50_days_to_booked,
-        percentile_cont(0.9) within group (
-            order by {{ seconds_between('created_at', 'appointment_booked_at') }} / 86400.0
-        ) as p90_days_to_booked,
-        percentile_cont(0.5) within group (
-            order by {{ seconds_between('created_at', 'appointment_held_at') }} / 86400.0
-        ) as p50_days_to_held,
-        percentile_cont(0.9) within group (
-            order by {{ seconds_between('created_at', 'appointment_held_at') }} / 86400.0
-        ) as p90_days_to_held
+        {%- for q, name, column in time_to_stage %}
+        percentile_cont({{ q / 100 }}) within group (
+            order by {{ seconds_between('created_at', column) }} / 86400.0
+        ) as p{{ q }}_days_to_{{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from leads
     group by cohort_week, channel, team_id, team_name
 ),
@@ -61,12 +58,9 @@ final as (
             as double precision
         ) as rate_{{ prev }}_to_{{ next }},
         {%- endfor %}
-        cast(p50_days_to_contacted as double precision) as p50_days_to_contacted,
-        cast(p90_days_to_contacted as double precision) as p90_days_to_contacted,
-        cast(p50_days_to_booked as double precision) as p50_days_to_booked,
-        cast(p90_days_to_booked as double precision) as p90_days_to_booked,
-        cast(p50_days_to_held as double precision) as p50_days_to_held,
-        cast(p90_days_to_held as double precision) as p90_days_to_held
+        {%- for q, name, column in time_to_stage %}
+        cast(p{{ q }}_days_to_{{ name }} as double precision) as p{{ q }}_days_to_{{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from weekly
 )
 

@@ -18,6 +18,7 @@ _SUBCOMMAND_MODULES = (
     "leadflow.cli.sandbox",
     "leadflow.cli.pipeline",
     "leadflow.cli.build",
+    "leadflow.cli.freshness",
     "leadflow.cli.demo",
     "leadflow.cli.chart",
 )

@@ -72,6 +72,10 @@ class BuildSummary:
     statuses: dict[str, int] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)
     node_seconds: dict[str, float] = field(default_factory=dict)
+    node_statuses: dict[str, str] = field(default_factory=dict)
+    """Each node's status (`success`, `pass`, `warn`, `error`, ...), by unique id."""
+    node_details: dict[str, str] = field(default_factory=dict)
+    """What a node measured, where dbt says it: a source's newest load and its age (`source freshness`)."""
     seeds_unchanged: list[str] = field(default_factory=list)
     """Seeds left out because the warehouse already holds their current files (D45)."""
 
@@ -189,6 +193,14 @@ def failure_summary(node: str, message: str) -> str:
     return detail
 
 
+def _freshness_detail(result: Any) -> str:
+    """The age of a `source freshness` result's newest load ('' for other results)."""
+    age, newest = getattr(result, "age", None), getattr(result, "max_loaded_at", None)
+    if age is None or newest is None:
+        return ""
+    return f"{newest:%Y-%m-%d %H:%M} UTC, {age / 3600:.1f} h ago"
+
+
 def dbt_args(
     command: str,
     *,
@@ -209,7 +221,7 @@ def dbt_args(
     """
     proj = project_dir()
     args = [
-        command,
+        *command.split(),  # e.g. "source freshness", "docs generate"
         "--project-dir",
         str(proj),
         "--profiles-dir",
@@ -261,7 +273,8 @@ def build(
     compact: bool | None = None,
     unit_tests: bool = False,
 ) -> BuildSummary:
-    """Run `dbt build` (or `command`) on the warehouse of `settings`; return what happened.
+    """Run `dbt build` (or `command`: `test`, `source freshness`, `docs generate`, ...) on the warehouse
+    of `settings`; return what happened.
 
     `target` is `duckdb` (default: `settings.dbt_target`) or `postgres`; `as_of` (ISO-8601 UTC) fixes
     the point in time the marts describe (default: the newest source version in the data).
@@ -312,6 +325,8 @@ def build(
         statuses: Counter[str] = Counter()
         failures: list[tuple[str, str]] = []
         seconds: dict[str, float] = {}
+        node_statuses: dict[str, str] = {}
+        node_details: dict[str, str] = {}
         loaded_seeds: dict[str, tuple[str, str]] = {}
 
         def on_event(event: Any) -> None:
@@ -338,8 +353,15 @@ def build(
             status = str(getattr(res.status, "value", res.status))
             statuses[status] += 1
             seconds[res.node.unique_id] = float(res.execution_time or 0.0)
+            node_statuses[res.node.unique_id] = status
+            freshness = _freshness_detail(res)
+            if freshness:
+                node_details[res.node.unique_id] = freshness
             if status in {"error", "fail", "runtime error"}:
-                failures.append((res.node.unique_id, str(res.message or "")))
+                # dbt leaves a stale source's message empty
+                failures.append(
+                    (res.node.unique_id, str(res.message or "") or f"stale: newest load {freshness}")
+                )
             elif status == "success" and res.node.resource_type == "seed":
                 loaded_seeds[res.node.name] = (res.node.schema, res.node.alias or res.node.name)
         if result.exception is not None:
@@ -355,6 +377,8 @@ def build(
         statuses=dict(statuses),
         failures=failures,
         node_seconds=seconds,
+        node_statuses=node_statuses,
+        node_details=node_details,
         seeds_unchanged=unchanged,
     )
     if raise_on_failure and not summary.success:

@@ -1,0 +1,101 @@
+"""`dbt docs generate` documents every mart column; `dbt source freshness` tells a fresh sync from stale raw."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from leadflow.cli import cli
+from leadflow.errors import TransformError
+from leadflow.transform.runner import build, project_dir
+
+from .conftest import Built, world_build
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt")]
+
+MARTS = {
+    "leads",
+    "asks",
+    "appointments",
+    "concession_sequences",
+    "concession_outcomes",
+    "funnel_weekly",
+    "process_capability",
+}
+
+
+def _raw_tables() -> set[str]:
+    """Every source table the project declares (source name, table name)."""
+    tables: set[str] = set()
+    for path in (project_dir() / "models" / "staging").rglob("_*__sources.yml"):
+        doc: dict[str, Any] = yaml.safe_load(path.read_text())
+        for source in doc["sources"]:
+            tables.update(f"{source['name']}.{t['name']}" for t in source["tables"])
+    return tables
+
+
+def test_docs_generate_catalogs_every_mart_column_with_its_description(
+    synced_tiny: Built, copy_of: Any
+) -> None:
+    built = copy_of(synced_tiny)
+    summary = build(built.settings, command="docs generate")
+    assert summary.success
+    target = built.settings.home / "dbt" / "target"
+    catalog = json.loads((target / "catalog.json").read_text())
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert (target / "index.html").exists()
+    for mart in MARTS:
+        node_id = f"model.leadflow.{mart}"
+        in_warehouse = {c.lower() for c in catalog["nodes"][node_id]["columns"]}
+        documented = manifest["nodes"][node_id]["columns"]
+        # the catalog read the built table; every column of it is documented, and nothing documented is missing
+        assert in_warehouse == set(documented), mart
+        assert all(col["description"].strip() for col in documented.values()), mart
+    # the sources are catalogued too (the docs site shows raw -> staging -> marts lineage)
+    assert {s.split(".", 2)[2] for s in catalog["sources"]} == _raw_tables()
+
+
+def test_source_freshness_passes_after_a_sync(synced_tiny: Built, copy_of: Any) -> None:
+    built = copy_of(synced_tiny)
+    summary = build(built.settings, command="source freshness")
+    assert summary.success
+    # every declared raw table was checked and is fresh, hubspot.meetings too: the tiny world has no
+    # meetings, and the sync that found none counts as a load (D51)
+    assert summary.statuses == {"pass": len(_raw_tables())}
+    assert "source.leadflow.hubspot.meetings" in summary.node_statuses
+    env = {
+        "LEADFLOW_HOME": str(built.settings.home),
+        "LEADFLOW_CONFIG": str(built.settings.home / "none.toml"),
+    }
+    result = CliRunner().invoke(cli, ["freshness"], env=env, terminal_width=160)
+    assert result.exit_code == 0, result.output
+    assert result.output.count(" pass ") == len(_raw_tables())
+    assert "hubspot.meetings" in result.output and "h ago" in result.output
+
+
+def test_source_freshness_fails_on_raw_tables_loaded_long_ago(tmp_path: Path) -> None:
+    # the world's raw tables written with `_loaded_at` at the world's end (2025): days past error_after
+    stale = world_build("tiny", tmp_path)
+    newest = r"stale: newest load 2025-\d\d-\d\d \d\d:\d\d UTC, \d+\.\d h ago"
+    with pytest.raises(
+        TransformError,
+        match=rf"dbt source freshness failed.*source\.leadflow\.calendly\.event_types: {newest}",
+    ):
+        build(stale.settings, command="source freshness")
+    summary = build(stale.settings, command="source freshness", raise_on_failure=False)
+    assert not summary.success
+    # every raw table was loaded (and last synced) at the world's end, so every one is past error_after
+    assert summary.statuses == {"error": len(_raw_tables())}
+    env = {
+        "LEADFLOW_HOME": str(stale.settings.home),
+        "LEADFLOW_CONFIG": str(stale.settings.home / "none.toml"),
+    }
+    result = CliRunner().invoke(cli, ["freshness"], env=env, terminal_width=160)
+    assert isinstance(result.exception, TransformError)
+    assert f"{len(_raw_tables())} raw table(s) are stale" in str(result.exception)
+    assert result.output.count(" error ") == len(_raw_tables())
