@@ -1,5 +1,9 @@
 {#- Small dialect shims between DuckDB and PostgreSQL. JSON access (`->`, `->>`) and
-    `at time zone` read the same on both, so only what differs is dispatched here. -#}
+    `at time zone` read the same on both, so only what differs is dispatched here. dbt's own
+    cross-database macros are used where they mean the same on both (`dbt.date_trunc`, `listagg`);
+    not `dbt.datediff` (whole boundaries crossed, where the marts need fractional seconds), not
+    `dbt.split_part` (dbt-duckdb's indexes a list: null instead of '' past the last part), and dbt
+    has none for SHA-256, JSON arrays or regular expressions. -#}
 
 {#- An ISO-8601 string (with offset or `Z`) as a naive UTC timestamp; empty strings become null. -#}
 {% macro to_utc(expr) -%}
@@ -96,10 +100,10 @@ regexp_matches({{ expr }}, '{{ pattern }}')
 
 {#- Monday of the ISO week of a date or timestamp, as a date (same on both engines, no session time zone). -#}
 {% macro week_start(expr) -%}
-cast(date_trunc('week', cast({{ expr }} as timestamp)) as date)
+cast({{ dbt.date_trunc('week', 'cast(' ~ expr ~ ' as timestamp)') }} as date)
 {%- endmacro %}
 
 {#- First day of the month, as 'YYYY-MM'. -#}
 {% macro month_label(expr) -%}
-substring(cast(cast(date_trunc('month', cast({{ expr }} as timestamp)) as date) as varchar), 1, 7)
+substring(cast(cast({{ dbt.date_trunc('month', 'cast(' ~ expr ~ ' as timestamp)') }} as date) as varchar), 1, 7)
 {%- endmacro %}
