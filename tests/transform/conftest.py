@@ -27,6 +27,16 @@ from leadflow.transform.runner import BuildSummary, build
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "scenarios"
+MARTS = (
+    "leads",
+    "asks",
+    "appointments",
+    "concession_sequences",
+    "concession_outcomes",
+    "funnel_weekly",
+    "process_capability",
+)
+"""The seven marts of issue 4, in build order."""
 
 HTTP_ENV = {
     "LEADFLOW_HTTP_CONNECT_TIMEOUT_S": "2",

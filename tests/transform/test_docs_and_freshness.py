@@ -14,19 +14,9 @@ from leadflow.cli import cli
 from leadflow.errors import TransformError
 from leadflow.transform.runner import build, project_dir
 
-from .conftest import Built, world_build
+from .conftest import MARTS, Built, world_build
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt")]
-
-MARTS = {
-    "leads",
-    "asks",
-    "appointments",
-    "concession_sequences",
-    "concession_outcomes",
-    "funnel_weekly",
-    "process_capability",
-}
 
 
 def _raw_tables() -> set[str]:

@@ -20,19 +20,10 @@ import pytest
 from leadflow.errors import TransformError
 from leadflow.transform.runner import build
 
-from .conftest import Built, world_build
+from .conftest import MARTS, Built, world_build
 
 pytestmark = [pytest.mark.slow, pytest.mark.services, pytest.mark.xdist_group("dbt")]
 
-MARTS = (
-    "leads",
-    "asks",
-    "appointments",
-    "concession_sequences",
-    "concession_outcomes",
-    "funnel_weekly",
-    "process_capability",
-)
 PG = {
     "host": os.environ.get("LEADFLOW_PG_HOST", "127.0.0.1"),
     "port": int(os.environ.get("LEADFLOW_PG_PORT", "5432")),
