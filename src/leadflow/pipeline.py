@@ -107,12 +107,20 @@ def extract(
 
 
 def load(
-    settings: Settings, *, on_batch: BatchHook | None = None, memory_limit: str = LOAD_MEMORY_LIMIT
+    settings: Settings,
+    *,
+    on_batch: BatchHook | None = None,
+    memory_limit: str = LOAD_MEMORY_LIMIT,
+    on_wait: Callable[[], None] | None = None,
 ) -> LoadReport:
-    """Load every complete landing batch into the raw tables (one transaction per batch)."""
+    """Load every complete landing batch into the raw tables (one transaction per batch).
+
+    Queues behind another writer for up to `writer_wait_s`; `on_wait` is called once if it has to."""
     store = LandingStore(settings.landing_dir)
     store.clean_tmp()
-    with connect_writer(settings.warehouse, wait_s=settings.writer_wait_s, memory_limit=memory_limit) as con:
+    with connect_writer(
+        settings.warehouse, wait_s=settings.writer_wait_s, memory_limit=memory_limit, on_wait=on_wait
+    ) as con:
         return load_pending(con, store, on_batch=on_batch)
 
 
@@ -125,6 +133,7 @@ def sync(
     on_batch: BatchHook | None = None,
     raise_errors: bool = True,
     entities: Mapping[str, Sequence[str]] | None = None,
+    on_wait: Callable[[], None] | None = None,
 ) -> SyncReport:
     """Extract the sources in parallel threads while this thread loads every batch as soon as it completes.
 
@@ -133,6 +142,7 @@ def sync(
     A source that fails does not stop the others; whatever completed is loaded, then the first error
     is raised (unless `raise_errors` is false: then it is in `SyncReport.errors`). A failing load
     stops the extractors at their next page and is raised. `entities` limits what a source pulls.
+    Behind another writer (a build, a sync) it waits up to `writer_wait_s`, calling `on_wait` once.
     """
     chosen = list(sources) if sources else configured_sources(settings)
     if not chosen:
@@ -142,19 +152,22 @@ def sync(
         )
     for s in chosen:
         _connector(s)
-    cursors = CommittedCursors.read(settings.warehouse)
     store = LandingStore(settings.landing_dir)
     store.clean_tmp()
     report = SyncReport()
+    # The writer first: a sync started during a build or another sync queues here (up to
+    # writer_wait_s) and then reads the cursors that writer committed.
     with (
         connect_writer(
             settings.warehouse,
             wait_s=settings.writer_wait_s,
             memory_limit=LOAD_MEMORY_LIMIT,
             threads=SYNC_LOAD_THREADS,
+            on_wait=on_wait,
         ) as con,
         ThreadPoolExecutor(max_workers=len(chosen), thread_name_prefix="extract") as pool,
     ):
+        cursors = CommittedCursors.from_connection(con)
         futures = {
             s: pool.submit(
                 extract,

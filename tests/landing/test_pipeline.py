@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 import types
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +15,9 @@ import orjson
 import pytest
 
 from leadflow import pipeline
-from leadflow.errors import ConfigError, SourceError
+from leadflow.errors import ConfigError, SourceError, WarehouseBusy
 from leadflow.landing.sink import Page
+from leadflow.landing.warehouse import writer_lock
 from leadflow.settings import load_settings
 from leadflow.sources.base import ExtractResult
 
@@ -138,3 +143,59 @@ def test_sync_without_configured_sources_is_a_config_error(tmp_path: Path) -> No
         pipeline.sync(s)
     with pytest.raises(ConfigError, match="unknown source"):
         pipeline.extract(s, "salesforce")
+
+
+_OTHER_WRITER = """
+import sys, time
+from pathlib import Path
+from leadflow.landing.warehouse import connect_writer
+with connect_writer(Path(sys.argv[1])) as con:
+    con.execute(
+        "insert into raw._cursors values ('hubspot', 'contacts', '{\\"pages\\": 1}', 'other', now())"
+    )
+    con.commit()
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_sync_queues_behind_another_writer_then_resumes_from_its_cursors(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process (a build, a sync) holds the writer lock and the DuckDB file read-write.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _OTHER_WRITER, str(settings.warehouse), "2.5"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        fake = fake_connector({"contacts": [[contact(1)], [contact(2)]]})
+        monkeypatch.setattr(pipeline, "_connector", lambda source: fake)
+
+        def no_reader(*_a: Any, **_k: Any) -> Any:
+            raise AssertionError("a sync must not open the warehouse before it holds the writer lock")
+
+        monkeypatch.setattr("leadflow.landing.state.connect_reader", no_reader)
+        waited: list[float] = []
+        started = time.monotonic()
+        report = pipeline.sync(
+            replace(settings, writer_wait_s=60), ["hubspot"], on_wait=lambda: waited.append(time.monotonic())
+        )
+    finally:
+        holder.wait(30)
+    assert holder.returncode == 0
+    assert len(waited) == 1 and waited[0] - started < 1.0  # told at once, then waited its turn
+    # it read the cursor the other writer committed: only the second page is new
+    assert fake.calls[0]["cursors"]["contacts"] == {"pages": 1}
+    assert report.loaded.inserted == 1 and count(settings, "hubspot__contacts") == 1
+
+
+def test_sync_gives_up_with_warehouse_busy_after_writer_wait_s(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = fake_connector({"contacts": [[contact(1)]]})
+    monkeypatch.setattr(pipeline, "_connector", lambda source: fake)
+    with writer_lock(settings.warehouse), pytest.raises(WarehouseBusy, match=r"waited 0\.2 s"):
+        pipeline.sync(replace(settings, writer_wait_s=0.2), ["hubspot"])
+    assert fake.calls == []  # nothing was fetched that could not be loaded

@@ -11,7 +11,9 @@ import yaml
 from click.testing import CliRunner
 
 from leadflow.cli import cli
-from leadflow.errors import TransformError
+from leadflow.errors import ConfigError, TransformError, WarehouseBusy
+from leadflow.landing.schema import ENTITIES
+from leadflow.landing.warehouse import connect_writer, writer_lock
 from leadflow.transform.runner import build, project_dir
 
 from .conftest import MARTS, Built, world_build
@@ -79,8 +81,10 @@ def test_source_freshness_fails_on_raw_tables_loaded_long_ago(tmp_path: Path) ->
         build(stale.settings, command="source freshness")
     summary = build(stale.settings, command="source freshness", raise_on_failure=False)
     assert not summary.success
-    # every raw table was loaded (and last synced) at the world's end, so every one is past error_after
+    # every raw table was written at the world's end and never synced since (no cursor), so every one
+    # is past error_after; hubspot.meetings has no row at all in the tiny world
     assert summary.statuses == {"error": len(_raw_tables())}
+    assert summary.node_details["source.leadflow.hubspot.meetings"] == "never loaded or synced"
     env = {
         "LEADFLOW_HOME": str(stale.settings.home),
         "LEADFLOW_CONFIG": str(stale.settings.home / "none.toml"),
@@ -89,3 +93,68 @@ def test_source_freshness_fails_on_raw_tables_loaded_long_ago(tmp_path: Path) ->
     assert isinstance(result.exception, TransformError)
     assert f"{len(_raw_tables())} raw table(s) are stale" in str(result.exception)
     assert result.output.count(" error ") == len(_raw_tables())
+
+    # old rows and a sync that just found nothing new: fresh; a cursor of long ago and no row: stale
+    with connect_writer(stale.settings.warehouse) as con:
+        con.execute("insert into raw._cursors values ('calendly', 'event_types', '{}', 'b', now())")
+        con.execute(
+            "insert into raw._cursors values ('hubspot', 'meetings', '{}', 'b', timestamptz '2025-01-02 03:04:00+00')"
+        )
+        con.commit()
+    summary = build(stale.settings, command="source freshness", raise_on_failure=False)
+    assert summary.node_statuses["source.leadflow.calendly.event_types"] == "pass"
+    assert summary.node_details["source.leadflow.calendly.event_types"].endswith("UTC, 0.0 h ago")
+    assert summary.node_statuses["source.leadflow.hubspot.meetings"] == "error"
+    assert summary.node_details["source.leadflow.hubspot.meetings"].startswith("2025-01-02 03:04 UTC, ")
+    assert summary.statuses == {"pass": 1, "error": len(_raw_tables()) - 1}
+
+
+def _freshness_cli(home: Path, **tokens: str) -> Any:
+    env = {"LEADFLOW_HOME": str(home), "LEADFLOW_CONFIG": str(home / "none.toml")}
+    env |= {"LEADFLOW_HUBSPOT_TOKEN": "", "LEADFLOW_CALENDLY_TOKEN": "", "LEADFLOW_SHEET_URL": ""} | tokens
+    return CliRunner().invoke(cli, ["freshness"], env=env, terminal_width=200)
+
+
+def test_freshness_judges_configured_or_synced_sources_and_says_never_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "var"
+    warehouse = home / "leadflow.duckdb"
+    # no warehouse yet: a clear error, and nothing is created
+    missing = _freshness_cli(home, LEADFLOW_HUBSPOT_TOKEN="t")
+    assert isinstance(missing.exception, ConfigError) and "run `leadflow sync` first" in str(
+        missing.exception
+    )
+    assert not home.exists()
+
+    # hubspot was synced just now and found nothing new (cursors only); calendly is configured but
+    # was never synced; the sheet is neither configured nor synced
+    with connect_writer(warehouse) as con:
+        con.executemany(
+            "insert into raw._cursors values ('hubspot', ?, '{}', 'b', now())",
+            [[entity] for entity in ENTITIES["hubspot"]],
+        )
+        con.commit()
+    result = _freshness_cli(home, LEADFLOW_CALENDLY_TOKEN="t")
+    tables = _raw_tables()
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in result.output.splitlines()]
+    rows = {c[0]: (c[1], c[2]) for c in cells if c and c[0] in tables}
+    assert set(rows) == tables
+    for name, (status, newest) in rows.items():
+        source = name.split(".")[0]
+        if source == "hubspot":
+            assert status == "pass" and newest.endswith("UTC, 0.0 h ago"), name
+        elif source == "calendly":
+            assert (status, newest) == ("error", "never loaded or synced"), name
+        else:
+            assert (status, newest) == ("not configured", "never loaded or synced"), name
+    calendly = sum(1 for t in tables if t.startswith("calendly."))
+    assert isinstance(result.exception, TransformError)
+    assert f"{calendly} raw table(s) are stale" in str(result.exception)
+
+    # a sync or build holding the writer lock: freshness says so after a short wait, not writer_wait_s
+    monkeypatch.setattr("leadflow.cli.freshness.BUSY_WAIT_S", 0.2)
+    with writer_lock(warehouse):
+        busy = _freshness_cli(home, LEADFLOW_HUBSPOT_TOKEN="t")
+    assert isinstance(busy.exception, WarehouseBusy)
+    assert "a sync or a build is writing" in str(busy.exception)

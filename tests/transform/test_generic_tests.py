@@ -107,8 +107,32 @@ def _row_checks_failures(built: Built, model: str) -> list[str]:
             ],
             ["accepted lead_channel", "key contact_id"],
         ),
+        (
+            "stg_hubspot__associations",
+            [
+                # a target listed twice in one association record, and a target without its id
+                "insert into staging.stg_hubspot__associations select * from staging.stg_hubspot__associations"
+                " where not is_marker limit 1",
+                "update staging.stg_hubspot__associations set to_id = null where not is_marker"
+                " and association_record_id = (select max(association_record_id)"
+                " from staging.stg_hubspot__associations where not is_marker)",
+            ],
+            ["expression is_marker or to_id is not null", "key association_record_id, coalesce(to_id, '')"],
+        ),
+        (
+            "concession_outcomes",
+            ["insert into marts.concession_outcomes select * from marts.concession_outcomes limit 1"],
+            ["key segment_type, segment_value, sequence_condition"],
+        ),
     ],
-    ids=["unique", "relationship", "expression", "accepted-and-key"],
+    ids=[
+        "unique",
+        "relationship",
+        "expression",
+        "accepted-and-key",
+        "composite-key-and-marker",
+        "composite-key",
+    ],
 )
 def test_row_checks_fail_on_each_kind_of_violation(
     synced_tiny: Built, copy_of: Any, model: str, changes: list[str], expected: list[str]

@@ -108,8 +108,8 @@ having {{ column_name }} is null or count(*) > 1
 {#- Several row checks of one model in one test node: dbt spends 30-60 ms of its own on every node,
     and in `dbt build` the models downstream wait for all of them (decision D33). Fails with one row
     per violation, naming the check (`failed_check`) and the offending value (`detail`):
-    - `keys`: column names, or an expression for a composite key (`a || '|' || b`: a null part makes
-      the key null); a null, or a value held by more than one row (`not_null_unique`);
+    - `keys`: column names (or expressions), or a list of columns for a composite key; a null (in
+      any part), or a value held by more than one row (`not_null_unique`);
     - `unique`: column names; a non-null value held by more than one row (dbt's `unique`);
     - `accepted`: `{column, values}`; a non-null value not in `values` (dbt's `accepted_values`);
     - `expressions`: `{expression, where}`; a row (matching `where`) where the expression is not true
@@ -140,18 +140,27 @@ having {{ column_name }} is null or count(*) > 1
 {%- set rows = model %}
 {%- endif %}
 {%- set parts = [] -%}
-{%- for column in keys %}
+{%- for key in keys %}
+{#- a key is a column (or expression), or a list of columns for a composite key -#}
+{%- set cols = [key] if key is string else key %}
+{%- set label = "key " ~ (cols | join(', ') | replace("'", "''")) %}
+{%- set grouped = cols | join(', ') %}
+{%- set tuple = ("(" ~ grouped ~ ")") if cols | length > 1 else grouped %}
+{%- set texts = [] %}{%- set nulls = [] %}
+{%- for c in cols %}{% do texts.append("coalesce(cast(" ~ c ~ " as varchar), 'null')") %}{% do nulls.append(c ~ " is null") %}{% endfor %}
+{%- set detail = texts | join(" || ', ' || ") %}
+{%- set any_null = nulls | join(' or ') %}
 {%- if scoped %}
 {%- do parts.append(
-    "select 'key " ~ (column | replace("'", "''")) ~ "' as failed_check, cast(" ~ column ~ " as varchar) as detail\n"
-    ~ "from " ~ rows ~ " where " ~ column ~ " is null\nunion all\n"
-    ~ "select 'key " ~ (column | replace("'", "''")) ~ "' as failed_check, cast(" ~ column ~ " as varchar) as detail\n"
-    ~ "from " ~ model ~ " where " ~ column ~ " in (select " ~ column ~ " from " ~ rows ~ ")"
-    ~ " group by " ~ column ~ " having count(*) > 1") %}
+    "select '" ~ label ~ "' as failed_check, " ~ detail ~ " as detail\n"
+    ~ "from " ~ rows ~ " where " ~ any_null ~ "\nunion all\n"
+    ~ "select '" ~ label ~ "' as failed_check, " ~ detail ~ " as detail\n"
+    ~ "from " ~ model ~ " where " ~ tuple ~ " in (select " ~ grouped ~ " from " ~ rows ~ ")"
+    ~ " group by " ~ grouped ~ " having count(*) > 1") %}
 {%- else %}
 {%- do parts.append(
-    "select 'key " ~ (column | replace("'", "''")) ~ "' as failed_check, cast(" ~ column ~ " as varchar) as detail\n"
-    ~ "from " ~ model ~ " group by " ~ column ~ " having " ~ column ~ " is null or count(*) > 1") %}
+    "select '" ~ label ~ "' as failed_check, " ~ detail ~ " as detail\n"
+    ~ "from " ~ model ~ " group by " ~ grouped ~ " having " ~ any_null ~ " or count(*) > 1") %}
 {%- endif %}
 {%- endfor %}
 {%- for column in unique %}

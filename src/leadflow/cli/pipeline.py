@@ -7,7 +7,7 @@ file) and calls the plain function of the same name in `leadflow.pipeline`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +37,13 @@ _config_option = click.option(
 
 def _settings(config_path: Path | None) -> Settings:
     return load_settings(config_path)
+
+
+def _waiting_for_writer(settings: Settings) -> Callable[[], None]:
+    """Tell the user once that another process holds the warehouse and for how long we wait."""
+    return lambda: console.print(
+        f"[yellow]waiting for another writer of {settings.warehouse} (up to {settings.writer_wait_s:g} s)"
+    )
 
 
 def _parse_since(value: str | None) -> datetime | None:
@@ -148,7 +155,7 @@ def load(config_path: Path | None) -> None:
     """Load every complete landing batch into DuckDB's raw tables, exactly once."""
     settings = _settings(config_path)
     with _load_progress(settings) as hook:
-        report = pipeline.load(settings, on_batch=hook)
+        report = pipeline.load(settings, on_batch=hook, on_wait=_waiting_for_writer(settings))
     _print_load(report)
 
 
@@ -169,7 +176,12 @@ def sync(sources: tuple[str, ...], since: str | None, config_path: Path | None) 
     settings = _settings(config_path)
     with _extract_progress() as hook:
         report = pipeline.sync(
-            settings, sources or None, since=_parse_since(since), progress=hook, raise_errors=False
+            settings,
+            sources or None,
+            since=_parse_since(since),
+            progress=hook,
+            raise_errors=False,
+            on_wait=_waiting_for_writer(settings),
         )
     _print_extract(report.extracted)
     _print_load(report.loaded)

@@ -30,9 +30,14 @@ class CommittedCursors:
     def read(cls, warehouse: Path) -> CommittedCursors:
         """Read every committed cursor (none when the warehouse does not exist yet)."""
         with connect_reader(warehouse) as con:
-            if con is None or not has_table(con, SCHEMA, "_cursors"):
-                return cls({})
-            rows = con.execute(f"SELECT source, entity, cursor FROM {SCHEMA}._cursors").fetchall()
+            return cls({}) if con is None else cls.from_connection(con)
+
+    @classmethod
+    def from_connection(cls, con: Any) -> CommittedCursors:
+        """Read every committed cursor through an open connection (the writer's, during a sync)."""
+        if not has_table(con, SCHEMA, "_cursors"):
+            return cls({})
+        rows = con.execute(f"SELECT source, entity, cursor FROM {SCHEMA}._cursors").fetchall()
         return cls({(s, e): (orjson.loads(c) if c is not None else None) for s, e, c in rows})
 
     def get(self, source: str, entity: str) -> dict[str, Any] | None:

@@ -61,10 +61,15 @@ def writer_lock(
 
 @contextmanager
 def connect_writer(
-    warehouse: Path, *, wait_s: float = 60.0, threads: int | None = None, memory_limit: str | None = None
+    warehouse: Path,
+    *,
+    wait_s: float = 60.0,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    on_wait: Callable[[], None] | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """The single read-write connection, under the writer lock, with the raw schema in place."""
-    with writer_lock(warehouse, wait_s=wait_s):
+    with writer_lock(warehouse, wait_s=wait_s, on_wait=on_wait):
         # Insertion order of raw rows carries no meaning; not preserving it lets DuckDB insert with less memory.
         config: dict[str, str | bool | int | float | list[str]] = {"preserve_insertion_order": False}
         if threads:

@@ -193,11 +193,18 @@ def failure_summary(node: str, message: str) -> str:
     return detail
 
 
+NEVER_LOADED = "never loaded or synced"
+# commands that read only the project, never the warehouse: no writer lock for them
+_PROJECT_ONLY = frozenset({"parse", "list", "ls"})
+
+
 def _freshness_detail(result: Any) -> str:
     """The age of a `source freshness` result's newest load ('' for other results)."""
     age, newest = getattr(result, "age", None), getattr(result, "max_loaded_at", None)
     if age is None or newest is None:
         return ""
+    if newest.year <= 1:  # dbt's stand-in when the loaded_at query found no row and no cursor
+        return NEVER_LOADED
     return f"{newest:%Y-%m-%d %H:%M} UTC, {age / 3600:.1f} h ago"
 
 
@@ -301,7 +308,7 @@ def build(
     relations = seed_relations(work_dir) if checked else {}
     unchanged: list[str] = []
     with ExitStack() as writer:
-        if tgt == "duckdb":
+        if tgt == "duckdb" and command not in _PROJECT_ONLY:
             # one writer at a time (D49): a sync or another build queues here instead of failing on
             # DuckDB's own file lock midway
             waiting = (lambda: progress(0, 0, "waiting for another writer")) if progress else None
@@ -360,7 +367,12 @@ def build(
             if status in {"error", "fail", "runtime error"}:
                 # dbt leaves a stale source's message empty
                 failures.append(
-                    (res.node.unique_id, str(res.message or "") or f"stale: newest load {freshness}")
+                    (
+                        res.node.unique_id,
+                        str(res.message or "") or f"stale: {freshness}"
+                        if freshness == NEVER_LOADED
+                        else f"stale: newest load {freshness}",
+                    )
                 )
             elif status == "success" and res.node.resource_type == "seed":
                 loaded_seeds[res.node.name] = (res.node.schema, res.node.alias or res.node.name)
