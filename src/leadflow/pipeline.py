@@ -21,7 +21,7 @@ from leadflow.errors import ConfigError
 from leadflow.landing.files import LandingStore
 from leadflow.landing.loader import BatchHook, LoadReport, load_pending
 from leadflow.landing.state import CommittedCursors, WarehouseState, read_state
-from leadflow.landing.warehouse import connect_writer
+from leadflow.landing.warehouse import connect_writer, writer_lock
 from leadflow.settings import Settings
 from leadflow.sources.base import CursorLookup, ExtractResult
 
@@ -61,6 +61,13 @@ def _connector(source: str) -> Any:
     return importlib.import_module(f"leadflow.sources.{source}")
 
 
+def _committed_cursors(settings: Settings) -> CommittedCursors:
+    """The committed cursors, read between writers: DuckDB refuses a reader while a build or a sync
+    holds the file, so this queues on the writer lock like they do (up to `writer_wait_s`)."""
+    with writer_lock(settings.warehouse, wait_s=settings.writer_wait_s):
+        return CommittedCursors.read(settings.warehouse)
+
+
 def extract(
     settings: Settings,
     source: str,
@@ -81,7 +88,7 @@ def extract(
     from leadflow.sources.http import make_session
 
     store = store if store is not None else LandingStore(settings.landing_dir)
-    lookup = cursors if cursors is not None else CommittedCursors.read(settings.warehouse)
+    lookup = cursors if cursors is not None else _committed_cursors(settings)
     own_session = session is None
     sess = make_session() if own_session else session
     hook = (lambda entity, n: progress(source, entity, n)) if progress is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from rich.console import Console
 from leadflow import pipeline
 from leadflow.cli import cli
 from leadflow.cli import pipeline as cli_pipeline
+from leadflow.landing.warehouse import writer_lock
 
 from .conftest import contact
 from .test_pipeline import fake_connector
@@ -57,3 +59,24 @@ def test_sync_twice_inserts_nothing_the_second_time(env: dict[str, str]) -> None
 def test_bad_since_is_a_usage_error(env: dict[str, str]) -> None:
     out = CliRunner().invoke(cli, ["extract", "--source", "hubspot", "--since", "last tuesday"], env=env)
     assert out.exit_code == 2 and "ISO-8601" in out.output
+
+
+def test_sync_says_it_waits_for_another_writer_then_loads(env: dict[str, str], tmp_path: Path) -> None:
+    warehouse = tmp_path / "var" / "leadflow.duckdb"
+    holding, release = threading.Event(), threading.Event()
+
+    def other_writer() -> None:
+        with writer_lock(warehouse):
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    assert holding.wait(10)
+    threading.Timer(1.0, release.set).start()
+    out = CliRunner().invoke(cli, ["sync", "--source", "hubspot"], env=env)
+    thread.join()
+    assert out.exit_code == 0, out.output
+    said = f"waiting for another writer of {warehouse} (up to 600 s)"
+    assert "".join(said.split()) in "".join(out.output.split())  # rich wraps the line anywhere
+    assert "2 row(s) inserted" in out.output

@@ -191,11 +191,16 @@ def test_sync_queues_behind_another_writer_then_resumes_from_its_cursors(
     assert report.loaded.inserted == 1 and count(settings, "hubspot__contacts") == 1
 
 
-def test_sync_gives_up_with_warehouse_busy_after_writer_wait_s(
+def test_sync_and_extract_give_up_with_warehouse_busy_after_writer_wait_s(
     settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake = fake_connector({"contacts": [[contact(1)]]})
     monkeypatch.setattr(pipeline, "_connector", lambda source: fake)
-    with writer_lock(settings.warehouse), pytest.raises(WarehouseBusy, match=r"waited 0\.2 s"):
-        pipeline.sync(replace(settings, writer_wait_s=0.2), ["hubspot"])
+    with writer_lock(settings.warehouse):
+        with pytest.raises(WarehouseBusy, match=r"waited 0\.2 s"):
+            pipeline.sync(replace(settings, writer_wait_s=0.2), ["hubspot"])
+        # an extract reads the committed cursors between writers too
+        with pytest.raises(WarehouseBusy, match=r"waited 0\.2 s"):
+            pipeline.extract(replace(settings, writer_wait_s=0.2), "hubspot")
     assert fake.calls == []  # nothing was fetched that could not be loaded
+    assert [r.records for r in pipeline.extract(settings, "hubspot")] == [1]

@@ -157,4 +157,4 @@ def test_freshness_judges_configured_or_synced_sources_and_says_never_synced(
     with writer_lock(warehouse):
         busy = _freshness_cli(home, LEADFLOW_HUBSPOT_TOKEN="t")
     assert isinstance(busy.exception, WarehouseBusy)
-    assert "a sync or a build is writing" in str(busy.exception)
+    assert "a sync or a build is writing" in str(busy.exception) and "(waited 0.2 s)" in str(busy.exception)

@@ -57,8 +57,9 @@ def _failed_nodes(summary: Any) -> set[str]:
     return {n.rsplit(".", 1)[0] for n, _ in summary.failures}
 
 
-def _row_checks_failures(built: Built, model: str) -> list[str]:
-    """Run the tests of `model`; the `failed_check` names its `row_checks` node returns (empty: passed)."""
+def _row_checks_failures(built: Built, model: str, *, details: bool = False) -> list[Any]:
+    """Run the tests of `model`; the `failed_check` names its `row_checks` node returns (empty: passed),
+    with `details`: the (failed_check, detail) pairs."""
     summary = build(built.settings, as_of=built.as_of, command="test", select=[model], raise_on_failure=False)
     failed = [n for n, _ in summary.failures]
     assert all(n.startswith(f"test.leadflow.row_checks_{model}") for n in failed), failed
@@ -66,7 +67,8 @@ def _row_checks_failures(built: Built, model: str) -> list[str]:
         return []
     compiled = list((built.settings.home / "dbt" / "target" / "compiled").rglob(f"row_checks_{model}*.sql"))
     assert len(compiled) == 1, compiled
-    return sorted({r[0] for r in built.query(compiled[0].read_text())})
+    rows = built.query(compiled[0].read_text())
+    return sorted({(r[0], r[1]) for r in rows}) if details else sorted({r[0] for r in rows})
 
 
 @pytest.mark.parametrize(
@@ -109,15 +111,33 @@ def _row_checks_failures(built: Built, model: str) -> list[str]:
         ),
         (
             "stg_hubspot__associations",
+            # a target listed twice in one association record
             [
-                # a target listed twice in one association record, and a target without its id
                 "insert into staging.stg_hubspot__associations select * from staging.stg_hubspot__associations"
-                " where not is_marker limit 1",
+                " where not is_marker and association_record_id = (select max(association_record_id)"
+                " from staging.stg_hubspot__associations where not is_marker) limit 1"
+            ],
+            ["key association_record_id, coalesce(to_id, '')"],
+        ),
+        (
+            "stg_hubspot__associations",
+            # a target without its id (it also collides with its record's marker on the key)
+            [
                 "update staging.stg_hubspot__associations set to_id = null where not is_marker"
                 " and association_record_id = (select max(association_record_id)"
                 " from staging.stg_hubspot__associations where not is_marker)",
             ],
             ["expression is_marker or to_id is not null", "key association_record_id, coalesce(to_id, '')"],
+        ),
+        (
+            "channel_mapping",
+            [
+                # two keys that one `a || '|' || b` string could not tell apart are no duplicate;
+                # a null in one part of the key fails, and the detail names every part
+                "insert into seeds.channel_mapping values ('x|y', 'z', 'web', 'm'), ('x', 'y|z', 'web', 'm'),"
+                " ('x', null, 'web', 'm')",
+            ],
+            [("key source_system, source_value", "x, null")],
         ),
         (
             "concession_outcomes",
@@ -130,12 +150,14 @@ def _row_checks_failures(built: Built, model: str) -> list[str]:
         "relationship",
         "expression",
         "accepted-and-key",
-        "composite-key-and-marker",
-        "composite-key",
+        "composite-key-duplicate",
+        "marker-expression",
+        "composite-key-parts",
+        "composite-key-mart",
     ],
 )
 def test_row_checks_fail_on_each_kind_of_violation(
-    synced_tiny: Built, copy_of: Any, model: str, changes: list[str], expected: list[str]
+    synced_tiny: Built, copy_of: Any, model: str, changes: list[str], expected: list[Any]
 ) -> None:
     """One `row_checks` node per model replaces several test nodes (D33): each check still fails."""
     built = copy_of(synced_tiny)
@@ -146,7 +168,7 @@ def test_row_checks_fail_on_each_kind_of_violation(
             con.execute(sql)
     finally:
         con.close()
-    assert _row_checks_failures(built, model) == expected
+    assert _row_checks_failures(built, model, details=isinstance(expected[0], tuple)) == expected
 
 
 def test_row_checks_of_lead_grain_models_check_the_rows_written_since_the_last_checked_build(

@@ -66,6 +66,8 @@ def test_build_queues_behind_another_writer_and_fails_clearly_after_the_wait(
             "select count(*) from information_schema.tables where table_schema <> 'raw'"
         ).fetchall()
     assert built == [(0,)]  # the build gave up before dbt touched the warehouse
+    with writer_lock(settings.warehouse):  # parsing reads only the project: no lock, no wait
+        assert build(settings, as_of=as_of, command="parse").success
 
     # a writer (e.g. a sync) holding the lock when the build starts: the build waits, then runs
     events: list[str] = []

@@ -42,10 +42,15 @@ def command() -> None:
         )
     except WarehouseBusy:
         raise WarehouseBusy(
-            f"a sync or a build is writing {settings.warehouse} right now: freshness is known when it "
-            "ends; run `leadflow freshness` again then"
+            f"a sync or a build is writing {settings.warehouse} right now (waited {BUSY_WAIT_S:g} s): "
+            "freshness is known when it ends; run `leadflow freshness` again then"
         ) from None
     details = dict(summary.failures) | summary.node_details
+    if "dbt" in details or not summary.node_statuses:
+        # dbt itself failed (profile, project, the file): nothing was judged
+        raise TransformError(
+            f"dbt source freshness could not run: {details.get('dbt', 'no source was checked')}"
+        )
     # a source counts as synced when any of its tables has a newest load (not a missing table's error)
     synced = {_source_of(n) for n, d in summary.node_details.items() if d != NEVER_LOADED}
     judged = set(configured_sources(settings)) | synced

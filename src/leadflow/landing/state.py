@@ -1,8 +1,9 @@
 """What the warehouse has committed: cursors for connectors, and the overview `leadflow state` prints.
 
-`CommittedCursors` implements `leadflow.sources.base.CursorLookup`. It reads `raw._cursors` once,
-through a short read-only connection, and answers from that snapshot: connectors run in threads while
-no connection is held, so a loader in another process is never blocked by an extract. Cursors of
+`CommittedCursors` implements `leadflow.sources.base.CursorLookup`. It reads `raw._cursors` once and
+answers from that snapshot: `leadflow extract` reads through a short read-only connection (taken under
+the writer lock, so not in the middle of another writer's work) and holds none while its connectors
+run; a sync reads through the writer connection it holds anyway. Cursors of
 batches landed but not yet loaded are deliberately invisible (the next extract fetches that window
 again; the loader's anti-join drops what it already has).
 """

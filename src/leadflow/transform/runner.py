@@ -208,6 +208,11 @@ def _freshness_detail(result: Any) -> str:
     return f"{newest:%Y-%m-%d %H:%M} UTC, {age / 3600:.1f} h ago"
 
 
+def _stale_message(freshness: str) -> str:
+    """The failure message of a stale source (dbt leaves it empty)."""
+    return f"stale: {freshness}" if freshness == NEVER_LOADED else f"stale: newest load {freshness}"
+
+
 def dbt_args(
     command: str,
     *,
@@ -365,15 +370,7 @@ def build(
             if freshness:
                 node_details[res.node.unique_id] = freshness
             if status in {"error", "fail", "runtime error"}:
-                # dbt leaves a stale source's message empty
-                failures.append(
-                    (
-                        res.node.unique_id,
-                        str(res.message or "") or f"stale: {freshness}"
-                        if freshness == NEVER_LOADED
-                        else f"stale: newest load {freshness}",
-                    )
-                )
+                failures.append((res.node.unique_id, str(res.message or "") or _stale_message(freshness)))
             elif status == "success" and res.node.resource_type == "seed":
                 loaded_seeds[res.node.name] = (res.node.schema, res.node.alias or res.node.name)
         if result.exception is not None:
