@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from leadflow.cli.consoles import table_console
 from leadflow.settings import load_settings
 
 console = Console(stderr=True)
@@ -86,6 +87,6 @@ def command(
     if show and summary.target == "duckdb":
         from leadflow.transform.show import funnel_table, outcomes_table
 
-        out = Console()
+        out = table_console()
         out.print(funnel_table(settings.warehouse))
         out.print(outcomes_table(settings.warehouse))

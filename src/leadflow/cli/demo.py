@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
+from leadflow.cli.consoles import table_console
+
+console = table_console()
 WEEK_S = 7 * 24 * 3600
 
 

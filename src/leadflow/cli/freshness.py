@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from leadflow.cli.consoles import table_console
 from leadflow.errors import ConfigError, TransformError, WarehouseBusy
 from leadflow.pipeline import configured_sources
 from leadflow.settings import load_settings
 
-console = Console()
+console = table_console()
 
 _STYLE = {"pass": "green", "warn": "yellow", "error": "red", "runtime error": "red", "not configured": "dim"}
 # Freshness only reads; behind a sync or a build it says so instead of queueing for writer_wait_s.

@@ -18,13 +18,14 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from leadflow import pipeline
+from leadflow.cli.consoles import table_console
 from leadflow.landing.files import LandingStore, Manifest
 from leadflow.landing.loader import BatchHook, BatchResult, LoadReport
 from leadflow.settings import Settings, load_settings
 from leadflow.sources.base import ExtractResult
 
 console = Console(stderr=True)
-out = Console()
+out = table_console()
 
 _config_option = click.option(
     "--config",
