@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import duckdb
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
@@ -12,9 +13,12 @@ from rich.console import Console
 from leadflow import pipeline
 from leadflow.cli import cli
 from leadflow.cli import pipeline as cli_pipeline
+from leadflow.landing.files import LandingStore
+from leadflow.landing.loader import load_batch
+from leadflow.landing.schema import ensure_schema
 from leadflow.landing.warehouse import writer_lock
 
-from .conftest import contact
+from .conftest import contact, hs_page, land
 from .test_pipeline import fake_connector
 
 
@@ -80,3 +84,31 @@ def test_sync_says_it_waits_for_another_writer_then_loads(env: dict[str, str], t
     said = f"waiting for another writer of {warehouse} (up to 600 s)"
     assert "".join(said.split()) in "".join(out.output.split())  # rich wraps the line anywhere
     assert "2 row(s) inserted" in out.output
+
+
+def test_load_after_a_wait_counts_only_the_batches_left(env: dict[str, str], tmp_path: Path) -> None:
+    store = LandingStore(tmp_path / "var" / "landing")
+    for i in (1, 2):
+        land(store, "hubspot", "contacts", [hs_page([contact(i)])], {"n": i})
+    warehouse = tmp_path / "var" / "leadflow.duckdb"
+    holding, release = threading.Event(), threading.Event()
+
+    def other_writer() -> None:
+        # another writer loads the first batch while `leadflow load` waits for it
+        with writer_lock(warehouse):
+            holding.set()
+            con = duckdb.connect(str(warehouse))
+            ensure_schema(con)
+            load_batch(con, store, store.pending()[0])
+            con.close()
+            release.wait(10)
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    assert holding.wait(10)
+    threading.Timer(1.0, release.set).start()
+    out = CliRunner().invoke(cli, ["load"], env=env)
+    thread.join()
+    assert out.exit_code == 0, out.output
+    assert "1/1 batches" in out.output and "2/2" not in out.output
+    assert "1 batch(es), 1 row(s) inserted" in " ".join(out.output.split())

@@ -85,8 +85,10 @@ def _extract_progress() -> Iterator[pipeline.SourceProgress]:
 
 @contextmanager
 def _load_progress(settings: Settings) -> Iterator[BatchHook]:
-    """A rich progress bar over the pending batches."""
-    total = len(LandingStore(settings.landing_dir).pending())
+    """A rich progress bar over the pending batches (recounted at the first batch: a load that
+    waited for another writer may find fewer left)."""
+    store = LandingStore(settings.landing_dir)
+    total = len(store.pending())
     with Progress(
         TextColumn("[bold]load"),
         BarColumn(),
@@ -97,8 +99,14 @@ def _load_progress(settings: Settings) -> Iterator[BatchHook]:
     ) as progress:
         task = progress.add_task("", total=total)
 
+        recounted = False
+
         def hook(manifest: Manifest, result: BatchResult) -> None:
+            nonlocal recounted
             progress.update(task, advance=1, description=f"{manifest.source}/{manifest.entity}")
+            if not recounted:  # this batch is loaded now; what is still pending is the rest
+                recounted = True
+                progress.update(task, total=1 + len(store.pending()))
 
         yield hook
 
