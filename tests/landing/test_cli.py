@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -65,12 +67,15 @@ def test_bad_since_is_a_usage_error(env: dict[str, str]) -> None:
     assert out.exit_code == 2 and "ISO-8601" in out.output
 
 
-def test_sync_says_it_waits_for_another_writer_then_loads(env: dict[str, str], tmp_path: Path) -> None:
-    warehouse = tmp_path / "var" / "leadflow.duckdb"
+def _invoke_behind_another_writer(
+    args: list[str], env: dict[str, str], warehouse: Path, work: Callable[[], None] = lambda: None
+) -> Any:
+    """Run the CLI while another writer holds the warehouse's lock (doing `work` first) for ~1 s."""
     holding, release = threading.Event(), threading.Event()
 
     def other_writer() -> None:
         with writer_lock(warehouse):
+            work()
             holding.set()
             release.wait(10)
 
@@ -78,8 +83,15 @@ def test_sync_says_it_waits_for_another_writer_then_loads(env: dict[str, str], t
     thread.start()
     assert holding.wait(10)
     threading.Timer(1.0, release.set).start()
-    out = CliRunner().invoke(cli, ["sync", "--source", "hubspot"], env=env)
-    thread.join()
+    try:
+        return CliRunner().invoke(cli, args, env=env)
+    finally:
+        thread.join()
+
+
+def test_sync_says_it_waits_for_another_writer_then_loads(env: dict[str, str], tmp_path: Path) -> None:
+    warehouse = tmp_path / "var" / "leadflow.duckdb"
+    out = _invoke_behind_another_writer(["sync", "--source", "hubspot"], env, warehouse)
     assert out.exit_code == 0, out.output
     said = f"waiting for another writer of {warehouse} (up to 600 s)"
     assert "".join(said.split()) in "".join(out.output.split())  # rich wraps the line anywhere
@@ -91,24 +103,14 @@ def test_load_after_a_wait_counts_only_the_batches_left(env: dict[str, str], tmp
     for i in (1, 2):
         land(store, "hubspot", "contacts", [hs_page([contact(i)])], {"n": i})
     warehouse = tmp_path / "var" / "leadflow.duckdb"
-    holding, release = threading.Event(), threading.Event()
 
-    def other_writer() -> None:
-        # another writer loads the first batch while `leadflow load` waits for it
-        with writer_lock(warehouse):
-            holding.set()
-            con = duckdb.connect(str(warehouse))
-            ensure_schema(con)
-            load_batch(con, store, store.pending()[0])
-            con.close()
-            release.wait(10)
+    def load_the_first_batch() -> None:  # the other writer's work while `leadflow load` waits
+        con = duckdb.connect(str(warehouse))
+        ensure_schema(con)
+        load_batch(con, store, store.pending()[0])
+        con.close()
 
-    thread = threading.Thread(target=other_writer)
-    thread.start()
-    assert holding.wait(10)
-    threading.Timer(1.0, release.set).start()
-    out = CliRunner().invoke(cli, ["load"], env=env)
-    thread.join()
+    out = _invoke_behind_another_writer(["load"], env, warehouse, load_the_first_batch)
     assert out.exit_code == 0, out.output
     assert "1/1 batches" in out.output and "2/2" not in out.output
     assert "1 batch(es), 1 row(s) inserted" in " ".join(out.output.split())
