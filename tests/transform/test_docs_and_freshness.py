@@ -31,6 +31,13 @@ def _raw_tables() -> set[str]:
     return tables
 
 
+def _freshness_cli(home: Path, **tokens: str) -> Any:
+    env = {"LEADFLOW_HOME": str(home), "LEADFLOW_CONFIG": str(home / "none.toml")}
+    env |= {"LEADFLOW_HUBSPOT_TOKEN": "", "LEADFLOW_CALENDLY_TOKEN": "", "LEADFLOW_SHEET_URL": ""} | tokens
+    """`leadflow freshness` on `home` with only the given sources configured."""
+    return CliRunner().invoke(cli, ["freshness"], env=env, terminal_width=200)
+
+
 def test_docs_generate_catalogs_every_mart_column_with_its_description(
     synced_tiny: Built, copy_of: Any
 ) -> None:
@@ -60,11 +67,7 @@ def test_source_freshness_passes_after_a_sync(synced_tiny: Built, copy_of: Any) 
     # meetings, and the sync that found none counts as a load (D51)
     assert summary.statuses == {"pass": len(_raw_tables())}
     assert "source.leadflow.hubspot.meetings" in summary.node_statuses
-    env = {
-        "LEADFLOW_HOME": str(built.settings.home),
-        "LEADFLOW_CONFIG": str(built.settings.home / "none.toml"),
-    }
-    result = CliRunner().invoke(cli, ["freshness"], env=env, terminal_width=160)
+    result = _freshness_cli(built.settings.home)  # no source configured: the synced ones are judged
     assert result.exit_code == 0, result.output
     assert result.output.count(" pass ") == len(_raw_tables())
     assert "hubspot.meetings" in result.output and "h ago" in result.output
@@ -85,11 +88,7 @@ def test_source_freshness_fails_on_raw_tables_loaded_long_ago(tmp_path: Path) ->
     # is past error_after; hubspot.meetings has no row at all in the tiny world
     assert summary.statuses == {"error": len(_raw_tables())}
     assert summary.node_details["source.leadflow.hubspot.meetings"] == "never loaded or synced"
-    env = {
-        "LEADFLOW_HOME": str(stale.settings.home),
-        "LEADFLOW_CONFIG": str(stale.settings.home / "none.toml"),
-    }
-    result = CliRunner().invoke(cli, ["freshness"], env=env, terminal_width=160)
+    result = _freshness_cli(stale.settings.home)
     assert isinstance(result.exception, TransformError)
     assert f"{len(_raw_tables())} raw table(s) are stale" in str(result.exception)
     assert result.output.count(" error ") == len(_raw_tables())
@@ -107,12 +106,6 @@ def test_source_freshness_fails_on_raw_tables_loaded_long_ago(tmp_path: Path) ->
     assert summary.node_statuses["source.leadflow.hubspot.meetings"] == "error"
     assert summary.node_details["source.leadflow.hubspot.meetings"].startswith("2025-01-02 03:04 UTC, ")
     assert summary.statuses == {"pass": 1, "error": len(_raw_tables()) - 1}
-
-
-def _freshness_cli(home: Path, **tokens: str) -> Any:
-    env = {"LEADFLOW_HOME": str(home), "LEADFLOW_CONFIG": str(home / "none.toml")}
-    env |= {"LEADFLOW_HUBSPOT_TOKEN": "", "LEADFLOW_CALENDLY_TOKEN": "", "LEADFLOW_SHEET_URL": ""} | tokens
-    return CliRunner().invoke(cli, ["freshness"], env=env, terminal_width=200)
 
 
 def test_freshness_judges_configured_or_synced_sources_and_says_never_synced(
